@@ -1,0 +1,119 @@
+"""API Gateway (REST, proxy integration) on 127.0.0.1: HTTP in, the handler's proxy event out."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from devstack.functions import Route
+from devstack.template import ACCOUNT_ID
+
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class CompiledRoute:
+    def __init__(self, stage: str, route: Route) -> None:
+        self.route = route
+        self.stage = stage
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
+        self.regex = re.compile(f"^/{re.escape(stage)}{pattern}/?$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        found = self.regex.match(path) if method == self.route.method else None
+        return found.groupdict() if found else None
+
+
+def proxy_event(
+    compiled: CompiledRoute, method: str, raw_path: str, path_parameters: dict[str, str],
+    headers: dict[str, str], body: bytes, source_ip: str,
+) -> dict[str, Any]:
+    parts = urlsplit(raw_path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    return {
+        "resource": compiled.route.path,
+        "path": parts.path.removeprefix(f"/{compiled.stage}"),
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": compiled.route.path,
+            "httpMethod": method,
+            "path": parts.path,
+            "stage": compiled.stage,
+            "accountId": ACCOUNT_ID,
+            "apiId": "local",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+        },
+        "body": body.decode("utf-8", errors="replace") if body else None,
+        "isBase64Encoded": False,
+    }
+
+
+def serve(host: str, port: int, stage: str, routes: list[Route]) -> ThreadingHTTPServer:
+    compiled = [CompiledRoute(stage, route) for route in routes]
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "imagejobs-devstack"
+
+        def _dispatch(self) -> None:
+            path = urlsplit(self.path).path
+            for candidate in compiled:
+                parameters = candidate.match(self.command, path)
+                if parameters is not None:
+                    break
+            else:
+                allowed = any(c.regex.match(path) for c in compiled)
+                status, code = (405, "method_not_allowed") if allowed else (404, "not_found")
+                self._send(status, {"Content-Type": "application/json"}, json.dumps(
+                    {"error": {"code": code, "message": f"no route {self.command} {path}", "details": []}}
+                ).encode())
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._send(413, {"Content-Type": "application/json"}, json.dumps(
+                    {"error": {"code": "too_large", "message": "request bodies are limited to 10 MB", "details": []}}
+                ).encode())
+                return
+            body = self.rfile.read(length) if length else b""
+            event = proxy_event(candidate, self.command, self.path, parameters, dict(self.headers.items()), body,
+                                self.client_address[0])
+            try:
+                response = candidate.route.function.invoke(event)
+            except Exception as error:  # noqa: BLE001 (API Gateway answers 502 when the function fails)
+                print(f"[api] {candidate.route.function.logical_id} failed: {error!r}", file=sys.stderr)
+                self._send(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
+                return
+            headers = dict(response.get("headers") or {})
+            for name, values in (response.get("multiValueHeaders") or {}).items():
+                headers[name] = ", ".join(values)
+            body = (response.get("body") or "").encode()
+            self._send(int(response["statusCode"]), headers, base64.b64decode(body) if response.get("isBase64Encoded") else body)
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            print(f"[api] {self.address_string()} {format % args}", file=sys.stderr)
+
+    return ThreadingHTTPServer((host, port), Handler)

@@ -1,0 +1,207 @@
+"""The template's functions, run in this process: loaded from their CodeUri with their layers'
+code on sys.path, invoked one event at a time each (as one Lambda instance would), and fed by
+pollers for their SQS event sources."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from devstack.template import ACCOUNT_ID, REGION, ROOT, Template, TemplateError
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes as `context`, with the function's timeout counting down."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    function_version = "$LATEST"
+    log_group_name = "/aws/lambda/local"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
+
+
+@dataclass
+class Route:
+    method: str
+    path: str  # as in the template: /jobs/{job_id}
+    function: Function
+
+
+@dataclass
+class SqsSource:
+    queue_logical_id: str
+    batch_size: int
+    report_failures: bool
+    function: Function
+
+
+@dataclass
+class Function:
+    logical_id: str
+    properties: dict[str, Any]
+    environment: dict[str, str]
+    module: ModuleType | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self) -> None:
+        code_uri = ROOT / self.properties["CodeUri"]
+        module_name, _, attribute = self.properties["Handler"].rpartition(".")
+        spec = importlib.util.spec_from_file_location(
+            f"devstack_fn_{self.logical_id}", code_uri / f"{module_name.replace('.', '/')}.py"
+        )
+        if spec is None or spec.loader is None:
+            raise TemplateError(f"{self.logical_id}: cannot load {code_uri}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self.module = module
+        self._attribute = attribute
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Runs the real handler on `event`, one event at a time, as one warm instance would."""
+        if self.module is None:
+            self.load()
+        handler: Handler = getattr(self.module, self._attribute)
+        context = LambdaContext(
+            function_name=self.logical_id,
+            memory_limit_in_mb=int(self.properties.get("MemorySize", 128)),
+            timeout_s=int(self.properties.get("Timeout", 3)),
+        )
+        with self.lock:
+            return handler(event, context)
+
+
+def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource]]:
+    """The template's functions with their routes and SQS event sources (other event types are refused)."""
+    found: list[Function] = []
+    routes: list[Route] = []
+    sources: list[SqsSource] = []
+    for logical_id in template.resources("AWS::Serverless::Function"):
+        properties = template.function_properties(logical_id)
+        variables = template.resolve(properties.get("Environment", {}).get("Variables", {}))
+        function = Function(logical_id, properties, {k: str(v) for k, v in variables.items()})
+        found.append(function)
+        for name, event in properties.get("Events", {}).items():
+            event_properties = event.get("Properties", {})
+            if event["Type"] == "Api":
+                routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], function))
+            elif event["Type"] == "SQS":
+                queue = event_properties["Queue"]
+                if "Fn::GetAtt" not in queue:
+                    raise TemplateError(f"{logical_id}.{name}: the queue must be !GetAtt <Queue>.Arn")
+                sources.append(
+                    SqsSource(
+                        queue_logical_id=queue["Fn::GetAtt"][0],
+                        batch_size=int(event_properties.get("BatchSize", 10)),
+                        report_failures="ReportBatchItemFailures" in event_properties.get("FunctionResponseTypes", []),
+                        function=function,
+                    )
+                )
+            else:
+                raise TemplateError(f"{logical_id}.{name}: event type {event['Type']} is not emulated locally")
+    return found, routes, sources
+
+
+def layer_paths(template: Template, functions_: list[Function]) -> list[str]:
+    """Where the layers' own code lives (their ContentUri); their dependencies are in the venv."""
+    layers = template.resources("AWS::Serverless::LayerVersion")
+    paths = []
+    for function in functions_:
+        for layer in function.properties.get("Layers", []):
+            logical_id = layer.get("Ref") if isinstance(layer, dict) else None
+            if logical_id not in layers:
+                raise TemplateError(f"{function.logical_id}: layer {layer} is not a layer of this template")
+            path = str(ROOT / layers[logical_id]["Properties"]["ContentUri"])
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def merged_environment(functions_: list[Function]) -> dict[str, str]:
+    """One process hosts every function, so their variables must agree where they overlap."""
+    merged: dict[str, str] = {}
+    for function in functions_:
+        for key, value in function.environment.items():
+            if merged.setdefault(key, value) != value:
+                raise TemplateError(f"functions disagree on {key}; the local stack runs them in one process")
+    return merged
+
+
+class SqsPoller(threading.Thread):
+    """Lambda's SQS event source mapping: receive, invoke, delete what succeeded."""
+
+    def __init__(self, source: SqsSource, sqs: Any, template: Template, stop: threading.Event) -> None:
+        super().__init__(name=f"sqs-{source.function.logical_id}", daemon=True)
+        self.source, self.sqs, self.stop = source, sqs, stop
+        self.queue_url = template.refs[source.queue_logical_id]
+        self.queue_arn = template.attributes[source.queue_logical_id]["Arn"]
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.poll_once(wait_seconds=1)
+            except Exception as error:  # noqa: BLE001 (a poller must survive and say why it failed)
+                print(f"[devstack] {self.name}: {type(error).__name__}: {error}", file=sys.stderr)
+                time.sleep(1)
+
+    def poll_once(self, wait_seconds: int) -> int:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.source.batch_size, 10),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [self._record(m) for m in messages]}
+        failed: set[str] = {m["MessageId"] for m in messages}
+        try:
+            response = self.source.function.invoke(event)
+            failures = (response or {}).get("batchItemFailures", []) if self.source.report_failures else []
+            failed = {f["itemIdentifier"] for f in failures}
+        finally:
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+        return len(messages)
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {k[0].lower() + k[1:]: v for k, v in value.items()}
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
+

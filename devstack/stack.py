@@ -1,0 +1,111 @@
+"""The whole local stack, started and stopped as one object (by `python -m devstack` and by tests)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from devstack import apigw, provision
+from devstack.functions import Function, SqsPoller, functions, layer_paths, merged_environment
+from devstack.template import REGION, Template, TemplateError
+
+# What differs from AWS, for development only: fake credentials, every client pointed at moto,
+# X-Ray and CloudWatch metrics off, and callbacks allowed to reach http:// on loopback.
+LOCAL_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "ALLOW_LOOPBACK_URLS": "true",
+}
+
+
+@dataclass
+class Stack:
+    api_key: str
+    api_port: int = 3000
+    aws_port: int = 3001
+    host: str = "127.0.0.1"
+    stack_name: str = "imagejobs-local"
+    webhook_secret: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    poll: bool = True  # False: tests drive the queues themselves
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.template = Template.read(self.stack_name, self.parameters)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}/{self.stage}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def stage(self) -> str:
+        apis = self.template.resources("AWS::Serverless::Api")
+        if len(apis) != 1:
+            raise TemplateError("the local stack serves exactly one AWS::Serverless::Api")
+        return str(self.template.resolve(next(iter(apis.values()))["Properties"]["StageName"]))
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)  # type: ignore[call-overload]
+
+    def start(self) -> Stack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self._moto.start()
+        os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
+        clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})
+        provision.provision(self.template, clients)
+
+        self.functions, routes, sources = functions(self.template)
+        for path in reversed(layer_paths(self.template, self.functions)):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        os.environ.update(merged_environment(self.functions))
+        self.tenant_id = self._seed()
+
+        self._api = apigw.serve(self.host, self.api_port, self.stage, routes)
+        self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
+        self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
+        if self.poll:
+            self._threads.extend(self.pollers)
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def _seed(self) -> str:
+        """A development tenant that owns `api_key`."""
+        from imagejobs import auth  # the layer's code is importable only once the template placed it
+
+        tenant = auth.create_tenant("local development", webhook_secret=self.webhook_secret)
+        auth.create_key(tenant.id, "local development", key=self.api_key)
+        self.webhook_secret = tenant.webhook_secret
+        return tenant.id
+
+    def function(self, logical_id: str) -> Function:
+        return next(f for f in self.functions if f.logical_id == logical_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if hasattr(self, "_api"):
+            self._api.shutdown()
+            self._api.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._moto.stop()

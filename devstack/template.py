@@ -1,0 +1,143 @@
+"""template.yaml as data: CloudFormation tags, SAM Globals, and the intrinsic functions it uses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+class TemplateError(Exception):
+    """The template uses something the local stack cannot emulate."""
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: _Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
+@dataclass
+class Template:
+    """The template with parameters bound, and what each resource resolves to once created."""
+
+    body: dict[str, Any]
+    stack_name: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # logical id -> what Ref returns
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> GetAtt values
+
+    @classmethod
+    def read(cls, stack_name: str, overrides: Mapping[str, str] | None = None, path: Path = TEMPLATE) -> Template:
+        body = load(path)
+        parameters = {name: str(spec.get("Default", "")) for name, spec in body.get("Parameters", {}).items()}
+        parameters.update(overrides or {})
+        return cls(body=body, stack_name=stack_name, parameters=parameters)
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.body["Resources"].items() if r["Type"] == type_}
+
+    def function_properties(self, logical_id: str) -> dict[str, Any]:
+        """A function's properties with SAM Globals applied (maps merged, lists appended)."""
+        merged: dict[str, Any] = {}
+        for source in (self.body.get("Globals", {}).get("Function", {}), self.body["Resources"][logical_id]["Properties"]):
+            for key, value in source.items():
+                if key == "Environment":
+                    variables = {**merged.get(key, {}).get("Variables", {}), **value.get("Variables", {})}
+                    merged[key] = {"Variables": variables}
+                elif key == "Layers":
+                    merged[key] = [*merged.get(key, []), *value]
+                else:
+                    merged[key] = value
+        return merged
+
+    def pseudo(self, name: str) -> str:
+        values = {
+            "AWS::StackName": self.stack_name,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name not in values:
+            raise TemplateError(f"the local stack does not know {name}")
+        return values[name]
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join)."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            function = self._functions().get(key)
+            if function is not None:
+                return function(arg)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _functions(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": self._ref,
+            "Fn::GetAtt": lambda arg: self._get_att(*arg),
+            "Fn::Sub": self._sub,
+            "Fn::FindInMap": lambda arg: self.body["Mappings"][arg[0]][arg[1]][arg[2]],
+            "Fn::Join": lambda arg: arg[0].join(str(self.resolve(v)) for v in arg[1]),
+        }
+
+    def _ref(self, name: str) -> str:
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise TemplateError(f"Ref {name}: not a parameter or a resource the local stack created")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        try:
+            return self.attributes[logical_id][attribute]
+        except KeyError:
+            raise TemplateError(f"GetAtt {logical_id}.{attribute}: not emulated locally") from None
+
+    def _sub(self, arg: str | list[Any]) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                return self._get_att(*name.split(".", 1))
+            return self._ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)

@@ -1,0 +1,23 @@
+"""The callbacks queue: job events from the bus, delivered to the jobs' callback URLs."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagejobs import callbacks
+from imagejobs.events import BusEvent
+from imagejobs.observability import logger, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    callbacks.deliver(BusEvent.parse(json.loads(record.body)))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

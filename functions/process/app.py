@@ -1,0 +1,24 @@
+"""The jobs queue: S3 upload notifications and job messages, one record at a time."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagejobs import processing
+from imagejobs.deadline import Deadline
+from imagejobs.observability import logger, metrics, tracer
+from imagejobs.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    final_attempt = int(record.attributes.approximate_receive_count) >= get_settings().max_receive_count
+    processing.handle(record.body, Deadline(lambda_context.get_remaining_time_in_millis), final_attempt)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

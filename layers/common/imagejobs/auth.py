@@ -1,0 +1,46 @@
+"""Tenants and their API keys. A key is shown once; only its SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+
+from imagejobs import repository
+from imagejobs.errors import AuthenticationError
+from imagejobs.ids import new_api_key, new_id, new_webhook_secret
+from imagejobs.records import ApiKeyRecord, TenantRecord, now
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_tenant(name: str, webhook_secret: str | None = None) -> TenantRecord:
+    secret = webhook_secret or new_webhook_secret()
+    tenant = TenantRecord(id=new_id("ten"), name=name, webhook_secret=secret, created_at=now())
+    repository.put_tenant(tenant)
+    return tenant
+
+
+def create_key(tenant_id: str, name: str, key: str | None = None) -> str:
+    """Creates an API key for the tenant and returns it (the only time it can be read)."""
+    key = key or new_api_key()
+    repository.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant_id=tenant_id, name=name, created_at=now()))
+    return key
+
+
+def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key.strip()
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(x_api_key: str | None, authorization: str | None) -> str:
+    """The tenant id that the request's key belongs to."""
+    key = key_from_headers(x_api_key, authorization)
+    if key is None:
+        raise AuthenticationError("send your API key as X-API-Key or Authorization: Bearer")
+    record = repository.get_api_key(hash_key(key))
+    if record is None or record.revoked:
+        raise AuthenticationError("the API key is not valid")
+    return record.tenant_id

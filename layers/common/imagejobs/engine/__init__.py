@@ -1,0 +1,93 @@
+"""The image engine: bytes in, one decode, then each output's pipeline and encoding.
+
+The order of work, in one place (`render`):
+
+1. `source.read_header`: the real format from the bytes, the header only, the pixel limit.
+2. `source.decode`: one decode, upright (EXIF orientation) and in sRGB (ICC honoured), into
+   memory that every output shares (libvips images are immutable).
+3. per output: its operations in order (`operations.apply`), the time budget checked and the
+   output dimension limit enforced between steps, then `encode.encode` (metadata stripped).
+
+libvips evaluates lazily: the pixel work of step 3 happens while encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyvips
+
+from imagejobs.deadline import Deadline
+from imagejobs.engine import encode, operations, source
+from imagejobs.errors import TooManyPixelsError
+from imagejobs.formats import OUTPUTS
+from imagejobs.models import Output
+
+__all__ = ["Limits", "Rendered", "SourceInfo", "render"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_source_pixels: int
+    max_output_dimension: int
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The source as sniffed and decoded; width and height are after EXIF orientation."""
+
+    format: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    name: str
+    format: str
+    width: int
+    height: int
+    data: bytes
+    content_type: str
+    extension: str
+
+
+def render(
+    data: bytes, outputs: Sequence[Output], limits: Limits, deadline: Deadline
+) -> tuple[SourceInfo, list[Rendered]]:
+    fmt, header = source.read_header(data, limits.max_source_pixels)
+    deadline.check("decode")
+    image = source.decode(fmt, header, data)
+    info = SourceInfo(format=fmt, width=image.width, height=image.height)
+    return info, [_render_output(image, output, limits, deadline) for output in outputs]
+
+
+def _render_output(image: pyvips.Image, output: Output, limits: Limits, deadline: Deadline) -> Rendered:
+    # Every step's result is held to the limit (later steps compute it); the source only by the pixel limit.
+    for index, operation in enumerate(output.operations):
+        step = f"operation {index} ({operation.type})"
+        deadline.check(f"{output.name}: {step}")
+        image = operations.apply(image, operation)
+        _check_dimensions(image, output.name, step, limits)
+    if not output.operations:
+        _check_dimensions(image, output.name, "the source", limits)
+    deadline.check(f"{output.name}: encode")
+    fmt = OUTPUTS[output.format]
+    return Rendered(
+        name=output.name,
+        format=fmt.name,
+        width=image.width,
+        height=image.height,
+        data=encode.encode(image, output),
+        content_type=fmt.content_type,
+        extension=fmt.extension,
+    )
+
+
+def _check_dimensions(image: pyvips.Image, name: str, made_by: str, limits: Limits) -> None:
+    if max(image.width, image.height) > limits.max_output_dimension:
+        raise TooManyPixelsError(
+            f"output '{name}': {made_by} gives {image.width}×{image.height} pixels, "
+            f"above the limit of {limits.max_output_dimension} per side"
+        )

@@ -1,0 +1,150 @@
+"""What the API does with uploads and jobs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from imagejobs import net, repository, storage
+from imagejobs.aws import client
+from imagejobs.errors import NotFoundError, RequestValidationError, SourceNotFoundError, TooLargeError
+from imagejobs.ids import new_id
+from imagejobs.models import (
+    CallbackDocument,
+    CreatedJobDocument,
+    ErrorDocument,
+    JobDocument,
+    JobRequest,
+    OutputDocument,
+    SourceDocument,
+    UploadForm,
+    UploadRequest,
+)
+from imagejobs.records import JobRecord, StoredCallback, StoredSource, UploadRecord, now
+from imagejobs.settings import get_settings
+
+METADATA_MAX_BYTES = 2048
+
+
+def _new_upload(tenant_id: str, request: UploadRequest, path: str, waiting_job_id: str | None = None) -> UploadForm:
+    settings = get_settings()
+    if request.size_bytes is not None and request.size_bytes > settings.upload_max_bytes:
+        raise TooLargeError(
+            f"uploads are limited to {settings.upload_max_bytes} bytes",
+            details=[{"path": f"{path}size_bytes", "message": f"at most {settings.upload_max_bytes}"}],
+        )
+    created = now()
+    upload_id = new_id("upl")
+    upload = UploadRecord(
+        tenant_id=tenant_id,
+        id=upload_id,
+        key=storage.upload_key(tenant_id, upload_id),
+        filename=request.filename,
+        content_type=request.content_type,
+        max_bytes=request.size_bytes or settings.upload_max_bytes,
+        created_at=created,
+        expires_at=created + timedelta(seconds=settings.upload_ttl_seconds),
+        waiting_job_ids=[waiting_job_id] if waiting_job_id else [],
+    )
+    repository.put_new_upload(upload)
+    url, fields, expires_at = storage.presigned_post(upload)
+    return UploadForm(upload_id=upload.id, url=url, fields=fields, expires_at=expires_at, max_bytes=upload.max_bytes)
+
+
+def create_upload(tenant_id: str, request: UploadRequest) -> UploadForm:
+    return _new_upload(tenant_id, request, path="")
+
+
+def _check_request(request: JobRequest) -> None:
+    if request.callback_url is not None:
+        try:
+            net.parse(request.callback_url, allow_loopback=get_settings().allow_loopback_urls)
+        except net.UnsafeUrlError as error:
+            raise RequestValidationError(
+                "callback_url is not allowed", details=[{"path": "callback_url", "message": error.message}]
+            ) from error
+    if len(json.dumps(request.metadata, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise RequestValidationError(
+            "metadata is too large",
+            details=[{"path": "metadata", "message": f"at most {METADATA_MAX_BYTES} bytes as JSON"}],
+        )
+
+
+def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
+    """Records the job and starts it now, or when its upload lands."""
+    _check_request(request)
+    created = now()
+    job_id = new_id("job")
+    upload_id = request.source.upload_id
+    if upload_id is not None:
+        upload = repository.get_upload(tenant_id, upload_id)
+        if upload is None:
+            raise SourceNotFoundError(
+                f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
+            )
+    job = JobRecord(
+        tenant_id=tenant_id,
+        id=job_id,
+        status="queued" if upload_id is not None and upload.received_at else "awaiting_upload",
+        request=request,
+        created_at=created,
+        expires_at=created + timedelta(seconds=request.ttl_seconds),
+        source=StoredSource(upload_id=upload_id or ""),
+        callback=StoredCallback(url=request.callback_url) if request.callback_url else None,
+    )
+    form = None
+    if request.source.upload is not None:
+        form = _new_upload(tenant_id, request.source.upload, path="source.upload.", waiting_job_id=job_id)
+        job.source.upload_id = form.upload_id
+        repository.put_new_job(job)
+    else:
+        repository.put_new_job(job)
+        if job.status == "awaiting_upload" and not repository.wait_for_upload(tenant_id, job.source.upload_id, job_id):
+            job = repository.save_job(job.model_copy(update={"status": "queued"}))
+        if job.status == "queued":
+            enqueue(job)
+    return CreatedJobDocument(**document(job).model_dump(), upload=form)
+
+
+def enqueue(job: JobRecord) -> None:
+    message = {"type": "job", "tenant_id": job.tenant_id, "job_id": job.id}
+    client("sqs").send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=json.dumps(message))
+
+
+def get_job(tenant_id: str, job_id: str) -> JobDocument:
+    job = repository.get_job(tenant_id, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id}")
+    return document(job)
+
+
+def document(job: JobRecord) -> JobDocument:
+    """The job as clients see it, with fresh download links for finished outputs."""
+    outputs = []
+    for output in job.outputs:
+        url, url_expires_at = storage.presigned_get(output.key, not_after=job.expires_at)
+        outputs.append(
+            OutputDocument(
+                name=output.name,
+                format=output.format,
+                width=output.width,
+                height=output.height,
+                bytes=output.bytes,
+                url=url,
+                url_expires_at=url_expires_at,
+            )
+        )
+    return JobDocument(
+        id=job.id,
+        status=job.status,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        expires_at=job.expires_at,
+        source=SourceDocument(**job.source.model_dump()),
+        outputs=outputs,
+        error=ErrorDocument(**job.error.model_dump()) if job.error else None,
+        attempts=job.attempts,
+        metadata=job.request.metadata,
+        callback=CallbackDocument(**job.callback.model_dump()) if job.callback else None,
+    )
+

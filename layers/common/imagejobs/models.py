@@ -1,0 +1,171 @@
+"""The API's models: requests as clients send them and documents as clients read them.
+
+Storage records live in `imagejobs.records`, events in `imagejobs.events`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from imagejobs.formats import INPUT_CONTENT_TYPES, OutputFormat
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- operations (one model per type, discriminated on `type`) ----------------------------------
+
+Position = Literal["centre", "north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest"]
+Pixels = Annotated[int, Field(ge=1)]
+
+
+class Resize(Strict):
+    """Scale to `width` and/or `height`; `fit` says what happens when both are given."""
+
+    type: Literal["resize"]
+    width: Pixels | None = None
+    height: Pixels | None = None
+    fit: Literal["cover", "contain", "inside", "fill"] = "cover"
+    position: Position = "centre"
+    without_enlargement: bool = False
+    background: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Resize:
+        if self.width is None and self.height is None:
+            raise ValueError("give width, height or both")
+        return self
+
+
+class Rotate(Strict):
+    type: Literal["rotate"]
+    angle: float = Field(ge=-360, le=360)
+    background: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
+
+
+class Flip(Strict):
+    type: Literal["flip"]
+    direction: Literal["horizontal", "vertical", "both"] = "horizontal"
+
+
+Operation = Annotated[Resize | Rotate | Flip, Field(discriminator="type")]
+
+
+# ---- requests ----------------------------------------------------------------------------------
+
+ContentType = Annotated[str, Field(json_schema_extra={"enum": sorted(INPUT_CONTENT_TYPES)})]
+
+
+class UploadRequest(Strict):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: ContentType
+    size_bytes: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _known_type(self) -> UploadRequest:
+        if self.content_type.lower() not in INPUT_CONTENT_TYPES:
+            raise ValueError(f"content_type must be one of {', '.join(sorted(INPUT_CONTENT_TYPES))}")
+        self.content_type = self.content_type.lower()
+        return self
+
+
+class Source(Strict):
+    """Exactly one of: an earlier upload, or a new upload the job waits for."""
+
+    upload_id: str | None = Field(default=None, pattern=r"^upl_[0-9A-Z]{26}$")
+    upload: UploadRequest | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Source:
+        if (self.upload_id is None) == (self.upload is None):
+            raise ValueError("give exactly one of upload_id or upload")
+        return self
+
+
+class Output(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    format: OutputFormat
+    quality: int | None = Field(default=None, ge=1, le=100)
+    operations: list[Operation] = Field(default_factory=list, max_length=20)
+
+
+class JobRequest(Strict):
+    source: Source
+    outputs: list[Output] = Field(min_length=1, max_length=10)
+    callback_url: str | None = Field(default=None, max_length=2048)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    ttl_seconds: int = Field(default=86400, ge=300, le=604800)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> JobRequest:
+        names = [output.name for output in self.outputs]
+        if len(set(names)) != len(names):
+            raise ValueError("output names must be unique")
+        return self
+
+
+# ---- documents ---------------------------------------------------------------------------------
+
+JobStatus = Literal["awaiting_upload", "queued", "processing", "succeeded", "failed"]
+
+
+class UploadForm(BaseModel):
+    """A presigned POST: send `fields` and then `file` as multipart/form-data to `url`."""
+
+    upload_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class SourceDocument(BaseModel):
+    upload_id: str
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+
+
+class OutputDocument(BaseModel):
+    name: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    url: str
+    url_expires_at: datetime
+
+
+class ErrorDocument(BaseModel):
+    code: str
+    message: str
+
+
+class CallbackDocument(BaseModel):
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+
+
+class JobDocument(BaseModel):
+    id: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime
+    source: SourceDocument
+    outputs: list[OutputDocument] = Field(default_factory=list)
+    error: ErrorDocument | None = None
+    attempts: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback: CallbackDocument | None = None
+
+
+class CreatedJobDocument(JobDocument):
+    upload: UploadForm | None = Field(default=None, description="For an `upload` source: the form to send the image with.")

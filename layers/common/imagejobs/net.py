@@ -1,0 +1,133 @@
+"""Outbound HTTP that cannot be pointed at the service's own network (SSRF-safe).
+
+A URL must be https (plain http only to loopback, and only where the deployer allows loopback,
+as the local stack does). Its host is resolved once, every address is checked, and the
+connection goes to the checked address, so a second DNS answer cannot swap it (no rebinding).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from imagejobs.errors import ImageJobsError
+
+Resolver = Callable[[str, int], list[str]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata endpoints that are not otherwise private: AWS IPv6 IMDS, Alibaba, Oracle.
+_METADATA = {ipaddress.ip_address(a) for a in ("fd00:ec2::254", "100.100.100.200", "192.0.0.192")}
+
+
+class UnsafeUrlError(ImageJobsError):
+    status = 422
+    code = "unsafe_url"
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    netloc: str  # the Host header
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+
+
+def _address(text: str) -> IPAddress:
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def is_public(address: IPAddress) -> bool:
+    return address.is_global and not address.is_multicast and address not in _METADATA
+
+
+def parse(url: str, *, allow_loopback: bool) -> Target:
+    """Checks the URL's form (scheme, credentials, host); addresses are checked when resolved."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UnsafeUrlError("the URL must be https://host/…")
+    if parts.username or parts.password:
+        raise UnsafeUrlError("the URL may not carry credentials")
+    if parts.scheme == "http" and not allow_loopback:
+        raise UnsafeUrlError("the URL must use https")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as error:
+        raise UnsafeUrlError("the URL's port is not valid") from error
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(url, parts.scheme, parts.hostname, port, path, parts.netloc)
+
+
+def resolve(target: Target, *, allow_loopback: bool, resolver: Resolver = system_resolver) -> str:
+    """The one address to connect to; refuses the target if any address it resolves to is not public."""
+    try:
+        addresses = [_address(a) for a in resolver(target.host, target.port)]
+    except (OSError, ValueError) as error:
+        raise UnsafeUrlError(f"the host {target.host} does not resolve") from error
+    if not addresses:
+        raise UnsafeUrlError(f"the host {target.host} does not resolve")
+    loopback_ok = allow_loopback and all(a.is_loopback for a in addresses)
+    if not loopback_ok:
+        refused = [a for a in addresses if not is_public(a)]
+        if refused:
+            raise UnsafeUrlError(f"the host {target.host} resolves to a non-public address ({refused[0]})")
+        if target.scheme != "https":
+            raise UnsafeUrlError("the URL must use https")
+    return str(addresses[0])
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a fixed address, with SNI and certificate checks for the URL's host name."""
+
+    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    allow_loopback: bool,
+    timeout: float = 10.0,
+    resolver: Resolver = system_resolver,
+) -> Reply:
+    """POSTs `body`; redirects are not followed (a 3xx is an answer like any other)."""
+    target = parse(url, allow_loopback=allow_loopback)
+    address = resolve(target, allow_loopback=allow_loopback, resolver=resolver)
+    connection: http.client.HTTPConnection
+    if target.scheme == "https":
+        connection = _PinnedHTTPSConnection(target.host, address, target.port, timeout)
+    else:
+        connection = http.client.HTTPConnection(address, target.port, timeout=timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers={"Host": target.netloc, **headers})
+        response = connection.getresponse()
+        response.read(65536)
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()})
+    finally:
+        connection.close()

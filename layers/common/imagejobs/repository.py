@@ -1,0 +1,189 @@
+"""Data access. Nothing above this module knows DynamoDB's item shapes.
+
+One table. A tenant's jobs and uploads share its partition (`TENANT#<id>`), so every read is
+scoped by the caller's tenant: another tenant's id is simply not found. API keys are stored by
+their SHA-256 under `KEY#<hash>`. Records travel as one JSON attribute; the attributes beside it
+exist for conditions, TTL and (later) indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from imagejobs.aws import table
+from imagejobs.errors import ConflictError
+from imagejobs.records import ApiKeyRecord, JobRecord, TenantRecord, UploadRecord, now
+from imagejobs.settings import get_settings
+
+
+def _table() -> Any:
+    return table(get_settings().table_name)
+
+
+def _tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+# ---- jobs --------------------------------------------------------------------------------------
+
+
+def _job_item(job: JobRecord) -> dict[str, Any]:
+    return {
+        "pk": _tenant_pk(job.tenant_id),
+        "sk": f"JOB#{job.id}",
+        "status": job.status,
+        "version": job.version,
+        "ttl": _epoch(job.expires_at),
+        "data": job.model_dump_json(),
+    }
+
+
+def put_new_job(job: JobRecord) -> None:
+    _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+
+
+def get_job(tenant_id: str, job_id: str) -> JobRecord | None:
+    """The job, or None when it does not exist, belongs to another tenant or has expired."""
+    item = _table().get_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    job = JobRecord.model_validate_json(item["data"])
+    return None if job.expired() else job
+
+
+def save_job(job: JobRecord) -> JobRecord:
+    """Writes `job` if nobody changed it since it was read; returns it with its new version."""
+    saved = job.model_copy(update={"version": job.version + 1})
+    try:
+        _table().put_item(
+            Item=_job_item(saved),
+            ConditionExpression="attribute_exists(pk) AND version = :read",
+            ExpressionAttributeValues={":read": job.version},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            raise ConflictError(f"job {job.id} was changed concurrently") from error
+        raise
+    return saved
+
+
+def update_job(tenant_id: str, job_id: str, change: Callable[[JobRecord], JobRecord]) -> JobRecord | None:
+    """Applies `change` to the stored job, reading it again when another writer came first."""
+    for _ in range(5):
+        job = get_job(tenant_id, job_id)
+        if job is None:
+            return None
+        try:
+            return save_job(change(job))
+        except ConflictError:
+            continue
+    raise ConflictError(f"job {job_id} keeps changing concurrently")
+
+
+# ---- uploads -----------------------------------------------------------------------------------
+
+
+def _upload_key(tenant_id: str, upload_id: str) -> dict[str, str]:
+    return {"pk": _tenant_pk(tenant_id), "sk": f"UPLOAD#{upload_id}"}
+
+
+def put_new_upload(upload: UploadRecord) -> None:
+    _table().put_item(
+        Item={
+            **_upload_key(upload.tenant_id, upload.id),
+            "ttl": _epoch(upload.expires_at),
+            "data": upload.model_dump_json(exclude={"received_at", "bytes", "waiting_job_ids"}),
+            **({"waiting": set(upload.waiting_job_ids)} if upload.waiting_job_ids else {}),
+        },
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+
+
+def _upload_from_item(item: dict[str, Any]) -> UploadRecord:
+    upload = UploadRecord.model_validate_json(item["data"])
+    return upload.model_copy(
+        update={
+            "received_at": datetime.fromisoformat(item["received_at"]) if "received_at" in item else None,
+            "bytes": int(item["bytes"]) if "bytes" in item else None,
+            "waiting_job_ids": sorted(item.get("waiting", ())),
+        }
+    )
+
+
+def get_upload(tenant_id: str, upload_id: str) -> UploadRecord | None:
+    item = _table().get_item(Key=_upload_key(tenant_id, upload_id), ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    upload = _upload_from_item(item)
+    return None if now() >= upload.expires_at else upload
+
+
+def wait_for_upload(tenant_id: str, upload_id: str, job_id: str) -> bool:
+    """Registers `job_id` to start when the upload lands; False when it has landed already."""
+    try:
+        _table().update_item(
+            Key=_upload_key(tenant_id, upload_id),
+            UpdateExpression="ADD waiting :job",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(received_at)",
+            ExpressionAttributeValues={":job": {job_id}},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def mark_upload_received(tenant_id: str, upload_id: str, size: int) -> UploadRecord | None:
+    """Records that the upload's object landed; returns the upload with the jobs that waited for it.
+
+    The waiting list is kept, so a redelivered notification starts the same jobs (they skip if started).
+    """
+    try:
+        old = _table().update_item(
+            Key=_upload_key(tenant_id, upload_id),
+            UpdateExpression="SET received_at = :at, #bytes = :size",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#bytes": "bytes"},
+            ExpressionAttributeValues={":at": now().isoformat(), ":size": size},
+            ReturnValues="ALL_OLD",
+        )["Attributes"]
+    except ClientError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return _upload_from_item(old)
+
+
+# ---- tenants and keys --------------------------------------------------------------------------
+
+
+def put_tenant(tenant: TenantRecord) -> None:
+    _table().put_item(Item={"pk": _tenant_pk(tenant.id), "sk": "TENANT", "data": tenant.model_dump_json()})
+
+
+def get_tenant(tenant_id: str) -> TenantRecord | None:
+    item = _table().get_item(Key={"pk": _tenant_pk(tenant_id), "sk": "TENANT"}).get("Item")
+    return None if item is None else TenantRecord.model_validate_json(item["data"])
+
+
+def put_api_key(key: ApiKeyRecord) -> None:
+    _table().put_item(Item={"pk": f"KEY#{key.key_hash}", "sk": "KEY", "data": key.model_dump_json()})
+
+
+def get_api_key(key_hash: str) -> ApiKeyRecord | None:
+    item = _table().get_item(Key={"pk": f"KEY#{key_hash}", "sk": "KEY"}).get("Item")
+    return None if item is None else ApiKeyRecord.model_validate_json(item["data"])
+

@@ -1,0 +1,31 @@
+"""Configuration, read once from the environment the template gives each function."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    table_name: str = Field(alias="TABLE_NAME")
+    bucket_name: str = Field(alias="BUCKET_NAME")
+    jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    upload_max_bytes: int = Field(alias="UPLOAD_MAX_BYTES", gt=0)
+    max_source_pixels: int = Field(alias="MAX_SOURCE_PIXELS", gt=0)
+    max_output_dimension: int = Field(alias="MAX_OUTPUT_DIMENSION", gt=0)
+    max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", gt=0)
+    upload_url_seconds: int = Field(default=900, alias="UPLOAD_URL_SECONDS", gt=0)
+    download_url_seconds: int = Field(default=3600, alias="DOWNLOAD_URL_SECONDS", gt=0)
+    upload_ttl_seconds: int = Field(default=86400, alias="UPLOAD_TTL_SECONDS", gt=0)
+    # Development only: lets callbacks reach http:// on loopback (the local stack turns it on).
+    allow_loopback_urls: bool = Field(default=False, alias="ALLOW_LOOPBACK_URLS")
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.model_validate(os.environ)

@@ -1,0 +1,89 @@
+"""Image bytes in S3: presigned forms for uploads, presigned links for results.
+
+Uploads live at `uploads/<tenant>/<upload>`, outputs at `outputs/<tenant>/<job>/<name>.<ext>`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import unquote_plus
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from imagejobs.aws import client
+from imagejobs.errors import SourceNotFoundError, TooLargeError
+from imagejobs.records import UploadRecord, now
+from imagejobs.settings import get_settings
+
+UPLOAD_PREFIX = "uploads/"
+OUTPUT_PREFIX = "outputs/"
+
+
+def upload_key(tenant_id: str, upload_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{tenant_id}/{upload_id}"
+
+
+def parse_upload_key(key: str) -> tuple[str, str] | None:
+    """(tenant_id, upload_id) of an upload object's key, or None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 3 or f"{parts[0]}/" != UPLOAD_PREFIX or not all(parts[1:]):
+        return None
+    return parts[1], parts[2]
+
+
+def output_key(tenant_id: str, job_id: str, name: str, extension: str) -> str:
+    return f"{OUTPUT_PREFIX}{tenant_id}/{job_id}/{name}.{extension}"
+
+
+def _s3() -> Any:
+    return client("s3")
+
+
+def presigned_post(upload: UploadRecord) -> tuple[str, dict[str, str], datetime]:
+    """A form that accepts exactly this upload: its key, its content type, at most its size."""
+    seconds = get_settings().upload_url_seconds
+    form = _s3().generate_presigned_post(
+        Bucket=get_settings().bucket_name,
+        Key=upload.key,
+        Fields={"Content-Type": upload.content_type},
+        Conditions=[
+            {"Content-Type": upload.content_type},
+            ["content-length-range", 1, upload.max_bytes],
+        ],
+        ExpiresIn=seconds,
+    )
+    return form["url"], form["fields"], now() + timedelta(seconds=seconds)
+
+
+def read_upload(upload: UploadRecord) -> bytes:
+    """The upload's bytes, refused when larger than its limit (S3 emulators don't enforce the form)."""
+    try:
+        response = _s3().get_object(Bucket=get_settings().bucket_name, Key=upload.key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            raise SourceNotFoundError(f"upload {upload.id} has no image yet") from error
+        raise
+    if response["ContentLength"] > upload.max_bytes:
+        response["Body"].close()
+        raise TooLargeError(f"the upload is {response['ContentLength']} bytes; the limit is {upload.max_bytes}")
+    data: bytes = response["Body"].read()
+    return data
+
+
+def put_output(key: str, data: bytes, content_type: str) -> None:
+    _s3().put_object(Bucket=get_settings().bucket_name, Key=key, Body=data, ContentType=content_type)
+
+
+def presigned_get(key: str, not_after: datetime) -> tuple[str, datetime]:
+    """A download link that never outlives `not_after` (the job's expiry)."""
+    seconds = min(get_settings().download_url_seconds, int((not_after - now()).total_seconds()))
+    url = _s3().generate_presigned_url(
+        "get_object", Params={"Bucket": get_settings().bucket_name, "Key": key}, ExpiresIn=max(seconds, 1)
+    )
+    return url, now() + timedelta(seconds=max(seconds, 1))
+
+
+def unquote_key(key: str) -> str:
+    """S3 event notifications carry object keys quote_plus-encoded."""
+    return unquote_plus(key)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds a Lambda layer's python/ folder with no Docker: native wheels for the target architecture.
+#   build-layer.sh REQUIREMENTS ARTIFACTS_DIR [SOURCE_DIR]
+# ARCH (arm64 | x86_64, default arm64) picks the wheels. The wheels these layers need are tagged
+# manylinux_2_17 … manylinux_2_34; the bare manylinux2014 tag alone finds none of them.
+set -euo pipefail
+requirements=$1 artifacts=$2 source=${3:-}
+arch=${ARCH:-arm64}
+case "$arch" in
+  arm64) machine=aarch64 ;;
+  x86_64) machine=x86_64 ;;
+  *) echo "ARCH must be arm64 or x86_64, not '$arch'" >&2; exit 2 ;;
+esac
+python=${LAYER_PYTHON:-python3}
+platforms=(--platform "manylinux2014_$machine")
+for minor in 17 24 26 27 28 31 34; do platforms+=(--platform "manylinux_2_${minor}_$machine"); done
+target="$artifacts/python"
+mkdir -p "$target"
+wheels=$(mktemp -d)
+trap 'rm -rf "$wheels"' EXIT
+# Pure-Python packages published only as source (pyvips) become wheels here first; the
+# platform-restricted install below then takes them like any other wheel.
+sdist_only=$(grep -E '^pyvips==' "$requirements" || true)
+if [ -n "$sdist_only" ]; then
+  "$python" -m pip wheel --quiet --no-deps --no-binary pyvips -w "$wheels" "$sdist_only" >/dev/null
+fi
+"$python" -m pip install --quiet --disable-pip-version-check --no-compile \
+  --target "$target" --implementation cp --python-version 3.13 --only-binary=:all: \
+  --find-links "$wheels" "${platforms[@]}" -r "$requirements"
+if [ -n "$source" ]; then cp -R "$source" "$target/"; fi
+# The python3.13 runtime ships boto3 and what it needs; a second copy in /opt/python would shadow
+# the runtime's botocore with one that does not match its boto3.
+for provided in boto3 botocore s3transfer jmespath urllib3 dateutil six; do
+  rm -rf "$target/$provided" "$target/$provided.py" "$target"/"${provided//-/_}"-*.dist-info "$target"/python_"$provided"-*.dist-info
+done
+# Nothing the runtime does not need: caches, tests, and type stubs.
+find "$target" -name __pycache__ -type d -prune -exec rm -rf {} +
+find "$target" -name '*.pyi' -delete
