@@ -67,7 +67,12 @@ def quadrants_picture(
     """Four coloured quarters: top-left, top-right, bottom-left, bottom-right."""
     picture = Image.new("RGB", (width, height))
     half_w, half_h = width // 2, height // 2
-    boxes = ((0, 0, half_w, half_h), (half_w, 0, width, half_h), (0, half_h, half_w, height), (half_w, half_h, width, height))
+    boxes = (
+        (0, 0, half_w, half_h),
+        (half_w, 0, width, half_h),
+        (0, half_h, half_w, height),
+        (half_w, half_h, width, height),
+    )
     for color, box in zip(corners, boxes, strict=True):
         picture.paste(color, box)
     return picture
@@ -79,7 +84,7 @@ def quadrants(width: int, height: int, fmt: str = "PNG") -> bytes:
 
 
 def exif_rotated_jpeg(width: int, height: int, orientation: int = 6) -> bytes:
-    """`quadrants` stored width×height, tagged with an EXIF orientation (6: show turned 90° clockwise)."""
+    """`quadrants` stored widthxheight, tagged with an EXIF orientation (6: show turned 90° clockwise)."""
     exif = Image.Exif()
     exif[_EXIF_ORIENTATION] = orientation
     return encoded(quadrants_picture(width, height), "JPEG", quality=95, exif=exif)
@@ -105,6 +110,12 @@ def display_p3_png(width: int, height: int, color: RGB = RED) -> bytes:
     return srgb.icc_transform("p3", input_profile="srgb").pngsave_buffer()
 
 
+def display_p3_heic(width: int, height: int, color: RGB = RED) -> bytes:
+    """As `display_p3_png`, in a HEIC (pillow-heif keeps the ICC profile)."""
+    with Image.open(io.BytesIO(display_p3_png(width, height, color))) as picture:
+        return encoded(picture, "HEIF", quality=100, icc_profile=picture.info["icc_profile"])
+
+
 def cmyk_jpeg(width: int, height: int, color: RGB = RED) -> bytes:
     """An sRGB colour stored as CMYK with libvips' CMYK profile embedded."""
     srgb = pyvips.Image.black(width, height).new_from_image(list(color)).cast("uchar").copy(interpretation="srgb")
@@ -112,7 +123,7 @@ def cmyk_jpeg(width: int, height: int, color: RGB = RED) -> bytes:
 
 
 def png_claiming(width: int, height: int) -> bytes:
-    """A well-formed PNG whose header announces width×height but which holds almost no pixel data."""
+    """A well-formed PNG whose header announces widthxheight but which holds almost no pixel data."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -10,7 +10,8 @@ from imagejobs import callbacks
 from imagejobs.events import BusEvent
 from imagejobs.observability import logger, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record goes back to SQS for another delivery, even when it is the whole batch.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -9,7 +9,8 @@ from imagejobs.deadline import Deadline
 from imagejobs.observability import logger, metrics, tracer
 from imagejobs.settings import get_settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record goes back to SQS for another delivery, even when it is the whole batch.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:

@@ -101,12 +101,12 @@ def test_truncated_or_corrupt_data_is_a_corrupt_image_with_a_short_public_messag
 
 
 def test_source_pixels_are_refused_from_the_header_before_any_decoding() -> None:
-    # GIVEN a PNG header that claims 100000×100000 pixels (30 GB decoded) and holds almost no data
+    # GIVEN a PNG header that claims 100000x100000 pixels (30 GB decoded) and holds almost no data
     bomb = images.png_claiming(100_000, 100_000)
 
     # WHEN it is rendered
     started = time.monotonic()
-    with pytest.raises(TooManyPixelsError, match="100000×100000"):
+    with pytest.raises(TooManyPixelsError, match="100000x100000"):
         render(bomb)
 
     # THEN it fails at once, without trying to allocate the pixels
@@ -114,7 +114,7 @@ def test_source_pixels_are_refused_from_the_header_before_any_decoding() -> None
 
 
 def test_the_pixel_limit_is_checked_before_decoding_not_after() -> None:
-    # GIVEN a header claiming 3000×3000 pixels with no image data behind it
+    # GIVEN a header claiming 3000x3000 pixels with no image data behind it
     claim = images.png_claiming(3000, 3000)
 
     # THEN under a 1 MP limit the header alone refuses it; under a larger limit decoding finds it corrupt
@@ -134,13 +134,13 @@ def test_a_source_exactly_at_the_pixel_limit_is_accepted() -> None:
 
 
 def test_exif_orientation_is_applied_so_width_and_height_swap() -> None:
-    # GIVEN quadrants stored 40×20 (red top-left, blue bottom-left) tagged "turn 90° clockwise"
+    # GIVEN quadrants stored 40x20 (red top-left, blue bottom-left) tagged "turn 90° clockwise"
     data = images.exif_rotated_jpeg(40, 20, orientation=6)
 
     # WHEN rendered with no operations
     source, [result] = render(data)
 
-    # THEN the image is upright: 20×40, the old bottom-left (blue) now top-left, red top-right
+    # THEN the image is upright: 20x40, the old bottom-left (blue) now top-left, red top-right
     assert (source.width, source.height) == (20, 40)
     assert size(result.data) == (20, 40)
     assert near(pixel(result.data, 2, 2), BLUE)
@@ -161,6 +161,12 @@ def test_an_embedded_icc_profile_is_honoured_when_converting_to_srgb() -> None:
     result = render_one(images.display_p3_png(8, 8, RED))
 
     assert near(pixel(result.data, 4, 4), RED, tolerance=3)
+
+
+def test_an_icc_profile_in_a_heic_is_honoured() -> None:
+    result = render_one(images.display_p3_heic(16, 16, RED))
+
+    assert near(pixel(result.data, 8, 8), RED, tolerance=12)
 
 
 def test_a_cmyk_jpeg_comes_out_as_srgb() -> None:
@@ -203,8 +209,8 @@ def test_resize_gives_the_size_of_each_fit_mode(params: dict[str, Any], expected
     [("west", RED, RED), ("east", BLUE, BLUE), ("centre", RED, BLUE), ("northwest", RED, RED)],
 )
 def test_cover_crops_at_the_position(position: str, left: tuple[int, int, int], right: tuple[int, int, int]) -> None:
-    # GIVEN a 200×100 image, red left half, blue right half
-    # WHEN it is covered into 50×50 (scaled to 100×50, then 50 px of width cropped)
+    # GIVEN a 200x100 image, red left half, blue right half
+    # WHEN it is covered into 50x50 (scaled to 100x50, then 50 px of width cropped)
     result = render_one(images.halves(200, 100), resize(width=50, height=50, fit="cover", position=position))
 
     # THEN the kept part is the one at `position`
@@ -268,7 +274,7 @@ def test_resize_of_an_image_with_alpha_keeps_its_alpha() -> None:
 def test_rotate_by_right_angles_moves_the_corners_clockwise(
     angle: float, top_left: tuple[int, int, int], top_right: tuple[int, int, int]
 ) -> None:
-    # GIVEN 40×20 quadrants: red top-left, green top-right, blue bottom-left, white bottom-right
+    # GIVEN 40x20 quadrants: red top-left, green top-right, blue bottom-left, white bottom-right
     result = render_one(images.quadrants(40, 20), {"type": "rotate", "angle": angle})
 
     width, height = (40, 20) if angle == 180 else (20, 40)
@@ -349,7 +355,7 @@ def test_every_output_is_rendered_from_the_one_decoded_source(monkeypatch: pytes
     monkeypatch.setattr(engine.source, "decode", lambda *args: decodes.append(1) or decode(*args))
 
     # WHEN three outputs are rendered
-    source, results = render(
+    _, results = render(
         images.png(200, 100),
         output("png", resize(width=20), name="small"),
         output("jpeg", name="copy"),
@@ -368,7 +374,7 @@ def test_every_output_is_rendered_from_the_one_decoded_source(monkeypatch: pytes
 def test_an_output_above_the_dimension_limit_is_refused_naming_it() -> None:
     limits = Limits(max_source_pixels=100_000_000, max_output_dimension=100)
 
-    with pytest.raises(TooManyPixelsError, match="'big'.*200×100"):
+    with pytest.raises(TooManyPixelsError, match=r"'big'.*200x100"):
         render(images.png(20, 10), output("png", resize(width=200), name="big"), limits=limits)
 
 

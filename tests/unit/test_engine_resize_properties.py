@@ -19,17 +19,17 @@ sides = st.integers(min_value=1, max_value=64)
 targets = st.integers(min_value=1, max_value=96)
 
 
-def resized(width: int, height: int, **params: Any) -> tuple[int, int]:
+def resized(source_width: int, source_height: int, /, **params: Any) -> tuple[int, int]:
     out = Output.model_validate({"name": "out", "format": "png", "operations": [{"type": "resize", **params}]})
-    _, [result] = engine.render(images.png(width, height), [out], LIMITS, Deadline.unlimited())
+    _, [result] = engine.render(images.png(source_width, source_height), [out], LIMITS, Deadline.unlimited())
     assert (result.width, result.height) == images.size(result.data)
     return result.width, result.height
 
 
 def keeps_aspect(source: tuple[int, int], result: tuple[int, int]) -> bool:
-    """Equal aspect ratios, allowing each side half a pixel of rounding (and the 1 px minimum)."""
+    """Equal aspect ratios, up to the rounding of the derived side to whole pixels (at least 1)."""
     (sw, sh), (rw, rh) = source, result
-    return abs(rw * sh - rh * sw) <= (sw + sh) / 2 + max(sw, sh)
+    return abs(rw * sh - rh * sw) <= max(sw, sh)
 
 
 @settings(max_examples=60, deadline=None)

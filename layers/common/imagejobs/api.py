@@ -60,6 +60,6 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 
 
 def tenant_id(app: APIGatewayRestResolver) -> str:
-    event = app.current_event
-    return auth.authenticate(event.get_header_value("x-api-key"), event.get_header_value("authorization"))
+    headers = app.current_event.headers  # case-insensitive
+    return auth.authenticate(headers.get("x-api-key"), headers.get("authorization"))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from imagejobs.formats import INPUT_CONTENT_TYPES, OutputFormat
 
@@ -65,12 +65,12 @@ class UploadRequest(Strict):
     content_type: ContentType
     size_bytes: int | None = Field(default=None, ge=1)
 
-    @model_validator(mode="after")
-    def _known_type(self) -> UploadRequest:
-        if self.content_type.lower() not in INPUT_CONTENT_TYPES:
-            raise ValueError(f"content_type must be one of {', '.join(sorted(INPUT_CONTENT_TYPES))}")
-        self.content_type = self.content_type.lower()
-        return self
+    @field_validator("content_type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value.lower() not in INPUT_CONTENT_TYPES:
+            raise ValueError(f"must be one of {', '.join(sorted(INPUT_CONTENT_TYPES))}")
+        return value.lower()
 
 
 class Source(Strict):

@@ -54,6 +54,15 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast and address not in _METADATA
 
 
+def _is_loopback_name(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return _address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def parse(url: str, *, allow_loopback: bool) -> Target:
     """Checks the URL's form (scheme, credentials, host); addresses are checked when resolved."""
     parts = urlsplit(url)
@@ -61,7 +70,7 @@ def parse(url: str, *, allow_loopback: bool) -> Target:
         raise UnsafeUrlError("the URL must be https://host/…")
     if parts.username or parts.password:
         raise UnsafeUrlError("the URL may not carry credentials")
-    if parts.scheme == "http" and not allow_loopback:
+    if parts.scheme == "http" and not (allow_loopback and _is_loopback_name(parts.hostname)):
         raise UnsafeUrlError("the URL must use https")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)

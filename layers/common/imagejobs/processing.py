@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, TypeAdapter
 
 from imagejobs import engine, events, jobs, repository, storage
 from imagejobs.deadline import Deadline
 from imagejobs.errors import JobError, SourceNotFoundError
-from imagejobs.observability import logger
+from imagejobs.observability import logger, metrics
 from imagejobs.records import JobRecord, StoredError, StoredOutput, StoredSource, now
 from imagejobs.settings import get_settings
 
@@ -64,6 +65,7 @@ def upload_landed(key: str, size: int) -> None:
     if upload is None:
         logger.warning("an object landed that no upload expects", extra={"key": key})
         return
+    metrics.add_metric(name="UploadsReceived", unit=MetricUnit.Count, value=1)
     for job_id in upload.waiting_job_ids:
         job = repository.get_job(upload.tenant_id, job_id)
         if job is not None and job.status == "awaiting_upload":
@@ -80,6 +82,7 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool
             job.model_copy(update={"status": "processing", "started_at": now(), "attempts": job.attempts + 1})
         )
         job = repository.save_job(_render(job, deadline, final_attempt))
+        metrics.add_metric(name=f"Jobs{job.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if not job.notified:
         events.publish_job(job)
         repository.save_job(job.model_copy(update={"notified": True}))

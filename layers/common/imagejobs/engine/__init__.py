@@ -64,7 +64,8 @@ def render(
 
 
 def _render_output(image: pyvips.Image, output: Output, limits: Limits, deadline: Deadline) -> Rendered:
-    # Every step's result is held to the limit (later steps compute it); the source only by the pixel limit.
+    # Each operation's result is held to the limit, as later steps compute it; with no operations the
+    # output is the source as it is.
     for index, operation in enumerate(output.operations):
         step = f"operation {index} ({operation.type})"
         deadline.check(f"{output.name}: {step}")
@@ -88,6 +89,6 @@ def _render_output(image: pyvips.Image, output: Output, limits: Limits, deadline
 def _check_dimensions(image: pyvips.Image, name: str, made_by: str, limits: Limits) -> None:
     if max(image.width, image.height) > limits.max_output_dimension:
         raise TooManyPixelsError(
-            f"output '{name}': {made_by} gives {image.width}×{image.height} pixels, "
+            f"output '{name}': {made_by} gives {image.width}x{image.height} pixels, "
             f"above the limit of {limits.max_output_dimension} per side"
         )

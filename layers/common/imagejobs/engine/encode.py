@@ -21,7 +21,7 @@ def encode(image: pyvips.Image, output: Output) -> bytes:
         if max(image.width, image.height) > _WEBP_MAX_SIDE:
             raise TooManyPixelsError(
                 f"output '{output.name}': WebP holds at most {_WEBP_MAX_SIDE} pixels per side, "
-                f"not {image.width}×{image.height}"
+                f"not {image.width}x{image.height}"
             )
         return image.webpsave_buffer(Q=quality, keep="none")
     return image.pngsave_buffer(keep="none")

@@ -44,7 +44,7 @@ def _step[Op](kind: type[Op]) -> Callable[[Step[Op]], Step[Op]]:
 
 
 def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(the size to scale a width×height image to, the size of the result) for a resize, as sharp does.
+    """(the size to scale a widthxheight image to, the size of the result) for a resize, as sharp does.
 
     One side given: the other follows the aspect ratio. Both given: `fill` stretches to them,
     `inside` fits within them, `contain` fits within them and pads to exactly them, `cover`
@@ -74,9 +74,9 @@ def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int
 def resize(image: pyvips.Image, op: Resize) -> pyvips.Image:
     (width, height), (box_width, box_height) = resize_geometry(image.width, image.height, op)
     if max(width, height) > _VIPS_MAX_COORD:
-        raise TooManyPixelsError(f"resize would make an image of {width}×{height} pixels")
+        raise TooManyPixelsError(f"resize would make an image of {width}x{height} pixels")
     if (width, height) != (image.width, image.height):
-        # thumbnail_image: a high-quality reduce (premultiplied alpha) to exactly this size
+        # thumbnail_image: lanczos3 with premultiplied alpha, to exactly this size
         image = image.thumbnail_image(width, height=height, size="force")
     if (box_width, box_height) == (width, height):
         return image

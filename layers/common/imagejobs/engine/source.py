@@ -28,7 +28,7 @@ def read_header(data: bytes, max_pixels: int) -> tuple[str, pyvips.Image]:
         raise CorruptImageError(f"the {fmt} header cannot be read") from error
     if header.width * header.height > max_pixels:
         raise TooManyPixelsError(
-            f"the source is {header.width}×{header.height} pixels, above the limit of {max_pixels} pixels"
+            f"the source is {header.width}x{header.height} pixels, above the limit of {max_pixels} pixels"
         )
     return fmt, header
 
@@ -55,7 +55,7 @@ def _load_heic(data: bytes) -> pyvips.Image:
     libheif applies the container's irot/imir transforms and pillow-heif resets the EXIF
     orientation to 1; no EXIF reaches libvips, so `autorot` cannot rotate a second time.
     """
-    import pillow_heif
+    import pillow_heif  # noqa: PLC0415 - only HEIC sources pay for it
 
     try:
         picture = pillow_heif.open_heif(data).to_pillow()

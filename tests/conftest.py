@@ -1,0 +1,74 @@
+"""Fixtures every test level shares: free loopback ports and a callback receiver."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class CallbackReceiver:
+    """An HTTP server on loopback that records POSTs and answers with the statuses it is given."""
+
+    statuses: list[int] = field(default_factory=list)  # answered in order; 200 once they run out
+    deliveries: list[Delivery] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def start(self) -> CallbackReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with receiver.arrived:
+                    receiver.deliveries.append(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.arrived.notify_all()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/images"
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Delivery]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout=timeout)
+        return list(self.deliveries)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    server = CallbackReceiver().start()
+    yield server
+    server.stop()
