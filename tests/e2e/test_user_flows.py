@@ -1,0 +1,138 @@
+"""What a user does with the local stack, over HTTP: the README walkthrough, uploads with a real
+HTTP client, jobs, downloads, and signed callbacks to a receiver on loopback."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from standardwebhooks import Webhook
+
+from tests import images
+from tests.conftest import CallbackReceiver
+from tests.e2e.conftest import ROOT, LocalStack, wait_for_job
+
+SAMPLES = ROOT / "samples"
+
+
+def test_the_readme_walkthrough_works_pasted_as_written(local_stack: LocalStack, tmp_path: Path) -> None:
+    # GIVEN the README's walkthrough block, run by bash in a fresh folder that has the samples
+    walkthrough = re.search(r"<!-- walkthrough -->\s*```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert walkthrough is not None
+    (tmp_path / "samples").symlink_to(SAMPLES)
+
+    # WHEN it runs against the stack (the ports and key come from the documented variables)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", walkthrough.group(1)],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "IMAGEJOBS_PORT": str(local_stack.port), "IMAGEJOBS_API_KEY": local_stack.api_key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # THEN every job succeeded and the downloads are the images the walkthrough asked for
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.split() == ["succeeded", "succeeded", "succeeded"], result.stdout
+    thumb = Image.open(tmp_path / "thumb.webp")
+    assert (thumb.format, thumb.size) == ("WEBP", (400, 400))
+    photo = Image.open(tmp_path / "photo.jpg")
+    assert (photo.format, photo.size) == ("JPEG", (1200, 800))
+    logo = Image.open(tmp_path / "logo.webp")
+    assert (logo.format, logo.size, logo.mode) == ("WEBP", (256, 256), "RGBA")
+    assert logo.getpixel((0, 0))[3] == 0  # the transparent corner stayed transparent
+
+
+@pytest.mark.parametrize(
+    ("sample", "content_type", "source_format", "size"),
+    [
+        ("photo.jpg", "image/jpeg", "jpeg", (1600, 1067)),
+        ("logo.png", "image/png", "png", (512, 512)),
+        ("photo.heic", "image/heic", "heic", (1600, 1067)),
+    ],
+)
+def test_upload_process_download_with_a_signed_callback(
+    local_stack: LocalStack,
+    receiver: CallbackReceiver,
+    sample: str,
+    content_type: str,
+    source_format: str,
+    size: tuple[int, int],
+) -> None:
+    # GIVEN an image uploaded with the presigned form, by a real HTTP client, straight to S3
+    form = requests.post(
+        f"{local_stack.api_url}/uploads",
+        json={"filename": sample, "content_type": content_type},
+        headers=local_stack.headers(),
+        timeout=10,
+    ).json()
+    data = (SAMPLES / sample).read_bytes()
+    sent = requests.post(form["url"], data=form["fields"], files={"file": (sample, data, content_type)}, timeout=10)
+    assert sent.status_code == 204
+
+    # WHEN a job asks for a cover-cropped WebP and a JPEG, with a callback
+    created = requests.post(
+        f"{local_stack.api_url}/jobs",
+        json={
+            "source": {"upload_id": form["upload_id"]},
+            "outputs": [
+                {"name": "square", "format": "webp", "operations": [{"type": "resize", "width": 300, "height": 300}]},
+                {"name": "small", "format": "jpeg", "quality": 70, "operations": [{"type": "resize", "width": 200}]},
+            ],
+            "callback_url": receiver.url,
+            "metadata": {"sample": sample},
+        },
+        headers=local_stack.headers(),
+        timeout=10,
+    )
+    assert created.status_code == 202
+    job = wait_for_job(local_stack, created.json()["id"])
+
+    # THEN the job describes its source and outputs, and the downloads are those images
+    assert job["status"] == "succeeded", job
+    assert (job["source"]["format"], job["source"]["width"], job["source"]["height"]) == (source_format, *size)
+    square, small = job["outputs"]
+    square_image = Image.open(io.BytesIO(requests.get(square["url"], timeout=10).content))
+    small_image = Image.open(io.BytesIO(requests.get(small["url"], timeout=10).content))
+    assert (square_image.format, square_image.size) == ("WEBP", (300, 300))
+    assert (small_image.format, small_image.size) == ("JPEG", (200, round(200 * size[1] / size[0])))
+    assert (small["width"], small["height"]) == small_image.size
+
+    # AND a job.succeeded callback arrived, signed with the tenant's secret
+    (delivery,) = receiver.wait_for(1)
+    payload = Webhook(local_stack.webhook_secret).verify(delivery.body, delivery.headers)
+    assert payload["type"] == "job.succeeded"
+    assert payload["data"]["id"] == job["id"]
+    assert payload["data"]["metadata"] == {"sample": sample}
+
+
+def test_a_corrupt_upload_fails_its_job_and_calls_back_job_failed(
+    local_stack: LocalStack, receiver: CallbackReceiver
+) -> None:
+    created = requests.post(
+        f"{local_stack.api_url}/jobs",
+        json={
+            "source": {"upload": {"filename": "broken.jpg", "content_type": "image/jpeg"}},
+            "outputs": [{"name": "x", "format": "png"}],
+            "callback_url": receiver.url,
+        },
+        headers=local_stack.headers(),
+        timeout=10,
+    ).json()
+    form = created["upload"]
+    broken = images.jpeg(640, 480)[:1500]
+    requests.post(form["url"], data=form["fields"], files={"file": ("broken.jpg", broken, "image/jpeg")}, timeout=10)
+
+    job = wait_for_job(local_stack, created["id"])
+
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "corrupt_image"
+    (delivery,) = receiver.wait_for(1)
+    payload = Webhook(local_stack.webhook_secret).verify(delivery.body, delivery.headers)
+    assert payload["type"] == "job.failed"
+    assert payload["data"]["error"]["code"] == "corrupt_image"

@@ -1,0 +1,104 @@
+"""Every events/ file, run through its function in-process on moto, in the order of a job's life.
+
+The same files serve `sam local invoke <Function> -e events/<file>` where Docker exists.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from standardwebhooks import Webhook
+
+from devstack.stack import Stack
+from imagejobs import auth, repository, storage
+from imagejobs.models import JobRequest
+from imagejobs.records import JobRecord, StoredCallback, StoredSource, TenantRecord, UploadRecord, now
+from tests import images
+from tests.conftest import CallbackReceiver
+from tests.functional.conftest import discard
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+TENANT = "ten_01KAZ5Y0000000000000000001"
+UPLOAD = "upl_01KAZ5Y0000000000000000002"
+JOB = "job_01KAZ5Y0000000000000000003"
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def seed(stack: Stack, callback_url: str) -> None:
+    """The tenant, key, upload and job that the events/ files name."""
+    created = now()
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    repository.put_tenant(TenantRecord(id=TENANT, name="events", webhook_secret=secret, created_at=created))
+    auth.create_key(TENANT, "events", key=event("get_job.json")["headers"]["X-API-Key"])
+    upload = UploadRecord(
+        tenant_id=TENANT,
+        id=UPLOAD,
+        key=storage.upload_key(TENANT, UPLOAD),
+        filename="photo.jpg",
+        content_type="image/jpeg",
+        max_bytes=10_000_000,
+        created_at=created,
+        expires_at=created + timedelta(hours=1),
+        waiting_job_ids=[JOB],
+    )
+    repository.put_new_upload(upload)
+    body = json.loads(event("create_job.json")["body"])
+    body["source"] = {"upload_id": UPLOAD}
+    repository.put_new_job(
+        JobRecord(
+            tenant_id=TENANT,
+            id=JOB,
+            status="awaiting_upload",
+            request=JobRequest.model_validate(body),
+            created_at=created,
+            expires_at=created + timedelta(days=1),
+            source=StoredSource(upload_id=UPLOAD),
+            callback=StoredCallback(url=callback_url),
+        )
+    )
+    storage.put_output(upload.key, images.jpeg(1200, 800), "image/jpeg")
+    discard(stack)  # the notification moto just sent is what events/process_upload_landed.json stands for
+
+
+def test_every_event_file_runs_through_its_function(stack: Stack, receiver: CallbackReceiver) -> None:
+    seed(stack, receiver.url)
+
+    created_upload = stack.function("UploadUrlFunction").invoke(event("upload_url.json"))
+    assert created_upload["statusCode"] == 201, created_upload
+    assert json.loads(created_upload["body"])["upload_id"].startswith("upl_")
+
+    created_job = stack.function("CreateJobFunction").invoke(event("create_job.json"))
+    assert created_job["statusCode"] == 202, created_job
+    assert json.loads(created_job["body"])["status"] == "awaiting_upload"
+
+    process = stack.function("ProcessFunction")
+    assert process.invoke(event("process_upload_landed.json")) == {"batchItemFailures": []}
+    assert repository.get_job(TENANT, JOB).status == "queued"  # type: ignore[union-attr]
+
+    assert process.invoke(event("process_job.json")) == {"batchItemFailures": []}
+    job = repository.get_job(TENANT, JOB)
+    assert job is not None
+    assert job.status == "succeeded"
+    assert (job.outputs[0].width, job.outputs[0].height) == (400, 400)
+
+    assert stack.function("DeliverCallbackFunction").invoke(event("deliver_callback.json")) == {"batchItemFailures": []}
+    (delivery,) = receiver.wait_for(1)
+    tenant = repository.get_tenant(TENANT)
+    assert tenant is not None
+    payload = Webhook(tenant.webhook_secret).verify(delivery.body, delivery.headers)
+    assert payload["type"] == "job.succeeded"
+    assert delivery.headers["webhook-id"] == f"msg_{json.loads(event('deliver_callback.json')['Records'][0]['body'])['id']}"
+
+    read = stack.function("GetJobFunction").invoke(event("get_job.json"))
+    assert read["statusCode"] == 200
+    document = json.loads(read["body"])
+    assert document["status"] == "succeeded"
+    assert document["metadata"] == {"order": "1234"}
+    assert document["callback"]["status"] == "delivered"
+    discard(stack)

@@ -1,0 +1,356 @@
+"""imagejobs.net: outbound HTTP that refuses URLs pointing into the service's own network.
+
+No test here sends a packet off the machine: names are answered by stub resolvers, the only real
+resolutions are of numeric literals (no DNS), and the only connections are to loopback servers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from imagejobs import net
+from imagejobs.net import UnsafeUrlError
+from tests.conftest import CallbackReceiver
+
+PUBLIC_V4 = "93.184.215.14"
+PUBLIC_V6 = "2606:4700::1111"
+HOOK = "https://hooks.example.test/images"
+
+
+class StubResolver:
+    """Answers every name with fixed addresses (or raises), and records what it was asked."""
+
+    def __init__(self, *addresses: str, error: Exception | None = None) -> None:
+        self.addresses = list(addresses)
+        self.error = error
+        self.calls: list[tuple[str, int]] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append((host, port))
+        if self.error is not None:
+            raise self.error
+        return list(self.addresses)
+
+
+@pytest.fixture
+def no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Fails the test if anything tries to open a connection."""
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        pytest.fail(f"a connection was attempted: {args!r}")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", refuse)
+    yield attempts
+    assert attempts == []
+
+
+def refused(url: str, resolver: Callable[[str, int], list[str]], *, allow_loopback: bool = False) -> UnsafeUrlError:
+    with pytest.raises(UnsafeUrlError) as caught:
+        net.post(url, b"{}", {"Content-Type": "application/json"}, allow_loopback=allow_loopback, resolver=resolver)
+    assert caught.value.code == "unsafe_url"
+    assert caught.value.status == 422
+    return caught.value
+
+
+# ---- the URL's form: refused before any name is resolved ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.test/images",
+        "ftp://hooks.example.test/images",
+        "file:///etc/passwd",
+        "gopher://hooks.example.test:70/_",
+        "https:///images",
+        "hooks.example.test/images",
+    ],
+)
+def test_a_url_that_is_not_https_to_a_host_is_refused_before_resolving(url: str, no_connections: list[object]) -> None:
+    resolver = StubResolver(PUBLIC_V4)
+    refused(url, resolver)
+    assert resolver.calls == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hooks", "http://localhost:8080/hooks", "http://[::1]:8080/"])
+def test_http_to_loopback_is_refused_unless_loopback_is_allowed(url: str, no_connections: list[object]) -> None:
+    resolver = StubResolver("127.0.0.1")
+    refused(url, resolver, allow_loopback=False)
+    assert resolver.calls == []
+
+
+def test_http_to_a_name_that_is_not_loopback_is_refused_even_where_loopback_is_allowed(
+    no_connections: list[object],
+) -> None:
+    # The host must *name* loopback for plain http; what the name resolves to is not asked.
+    resolver = StubResolver("127.0.0.1")
+    refused("http://hooks.example.test/images", resolver, allow_loopback=True)
+    assert resolver.calls == []
+
+
+def test_http_to_localhost_that_resolves_to_a_public_address_is_refused(no_connections: list[object]) -> None:
+    refused("http://localhost:8080/hooks", StubResolver(PUBLIC_V4), allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:secret@hooks.example.test/images",
+        "https://user@hooks.example.test/images",
+        "https://:secret@hooks.example.test/images",
+        "https://hooks.example.test@169.254.169.254/latest/meta-data/",
+    ],
+)
+def test_a_url_with_credentials_is_refused(url: str, no_connections: list[object]) -> None:
+    resolver = StubResolver(PUBLIC_V4)
+    refused(url, resolver)
+    assert resolver.calls == []
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "abc", "-1", "44 3"])
+def test_a_url_with_a_bad_port_is_refused(port: str, no_connections: list[object]) -> None:
+    resolver = StubResolver(PUBLIC_V4)
+    refused(f"https://hooks.example.test:{port}/images", resolver)
+    assert resolver.calls == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="net.parse takes `parts.port or 443`, so port 0 silently becomes 443: the URL checked is "
+    "not the URL used. Port 0 cannot be connected to and should be refused like any invalid port.",
+)
+def test_a_url_with_port_zero_is_refused(no_connections: list[object]) -> None:
+    refused("https://hooks.example.test:0/images", StubResolver(PUBLIC_V4))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="urlsplit raises ValueError for a malformed bracketed host and net.parse does not catch it, "
+    "so POST /v1/jobs with such a callback_url answers 500 instead of 422 (jobs._check_request "
+    "only catches UnsafeUrlError).",
+)
+@pytest.mark.parametrize("url", ["https://[::1/images", "https://[hooks.example.test]/images"])
+def test_a_url_with_a_malformed_host_is_refused(url: str, no_connections: list[object]) -> None:
+    refused(url, StubResolver(PUBLIC_V4))
+
+
+# ---- the addresses a name resolves to -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("10.0.0.1", id="private-10"),
+        pytest.param("172.16.0.1", id="private-172.16"),
+        pytest.param("192.168.1.1", id="private-192.168"),
+        pytest.param("127.0.0.1", id="loopback"),
+        pytest.param("169.254.169.254", id="imds-link-local"),
+        pytest.param("::1", id="loopback-v6"),
+        pytest.param("fd00:ec2::254", id="imds-v6"),
+        pytest.param("fc00::1", id="unique-local-v6"),
+        pytest.param("fe80::1%eth0", id="link-local-v6-with-zone"),
+        pytest.param("::ffff:10.0.0.1", id="ipv4-mapped-private"),
+        pytest.param("::ffff:169.254.169.254", id="ipv4-mapped-imds"),
+        pytest.param("100.64.0.1", id="cgnat"),
+        pytest.param("100.100.100.200", id="alibaba-metadata"),
+        pytest.param("0.0.0.0", id="unspecified"),
+        pytest.param("::", id="unspecified-v6"),
+        pytest.param("255.255.255.255", id="broadcast"),
+        pytest.param("224.0.0.251", id="multicast"),
+        pytest.param("239.255.255.250", id="multicast-ssdp"),
+        pytest.param("ff0e::1", id="multicast-v6-global-scope"),
+    ],
+)
+def test_a_host_resolving_to_a_non_public_address_is_refused(address: str, no_connections: list[object]) -> None:
+    error = refused(HOOK, StubResolver(address))
+    assert "non-public" in error.message
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [[PUBLIC_V4, "10.0.0.1"], ["10.0.0.1", PUBLIC_V4], [PUBLIC_V6, "169.254.169.254"], [PUBLIC_V4, "127.0.0.1"]],
+)
+def test_a_host_resolving_to_public_and_private_addresses_is_refused(
+    addresses: list[str], no_connections: list[object]
+) -> None:
+    refused(HOOK, StubResolver(*addresses))
+
+
+def test_loopback_mixed_with_public_is_refused_even_where_loopback_is_allowed(no_connections: list[object]) -> None:
+    refused(HOOK, StubResolver("127.0.0.1", PUBLIC_V4), allow_loopback=True)
+
+
+def test_private_addresses_stay_refused_where_loopback_is_allowed(no_connections: list[object]) -> None:
+    refused(HOOK, StubResolver("10.0.0.1"), allow_loopback=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="64:ff9b::/96 (NAT64, RFC 6052) embeds an IPv4 address that a NAT64 gateway connects to; "
+    "ipaddress calls it global, so 64:ff9b::a00:1 (10.0.0.1) passes. The embedded address should be "
+    "checked like an IPv4-mapped one.",
+)
+def test_a_host_resolving_to_a_nat64_address_of_a_private_one_is_refused(no_connections: list[object]) -> None:
+    refused(HOOK, StubResolver("64:ff9b::a00:1"))
+
+
+def _numeric_or_stub(host: str) -> Callable[[str, int], list[str]]:
+    """The system resolver if getaddrinfo reads `host` as a number (AI_NUMERICHOST: no DNS), else a stub."""
+    try:
+        socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        return StubResolver("127.0.0.1")
+    return net.system_resolver
+
+
+@pytest.mark.parametrize("host", ["0x7f000001", "2130706433", "0177.0.0.1", "127.1"])
+def test_a_numeric_host_spelling_loopback_is_refused(host: str, no_connections: list[object]) -> None:
+    refused(f"https://{host}/latest/meta-data/", _numeric_or_stub(host))
+
+
+@pytest.mark.parametrize("url", ["https://169.254.169.254/latest/meta-data/", "https://[::1]/", "https://10.0.0.1/"])
+def test_an_address_literal_that_is_not_public_is_refused_by_the_system_resolver(
+    url: str, no_connections: list[object]
+) -> None:
+    # Address literals: getaddrinfo parses them, no DNS.
+    refused(url, net.system_resolver)
+
+
+@pytest.mark.parametrize(
+    "resolver",
+    [
+        pytest.param(StubResolver(error=socket.gaierror(socket.EAI_NONAME, "Name or service not known")), id="gaierror"),
+        pytest.param(StubResolver(), id="no-addresses"),
+        pytest.param(StubResolver("not-an-address"), id="garbage-answer"),
+    ],
+)
+def test_a_host_that_does_not_resolve_is_refused(resolver: StubResolver, no_connections: list[object]) -> None:
+    error = refused(HOOK, resolver)
+    assert "does not resolve" in error.message
+
+
+# ---- what passes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "address"), [(PUBLIC_V4, PUBLIC_V4), (PUBLIC_V6, PUBLIC_V6), (f"::ffff:{PUBLIC_V4}", PUBLIC_V4)]
+)
+def test_a_public_address_passes_resolve(answer: str, address: str) -> None:
+    resolver = StubResolver(answer)
+    target = net.parse("https://hooks.example.test:8443/images?a=1", allow_loopback=False)
+    assert net.resolve(target, allow_loopback=False, resolver=resolver) == address
+    assert resolver.calls == [("hooks.example.test", 8443)]
+
+
+def test_parse_keeps_the_path_query_and_netloc() -> None:
+    target = net.parse("https://Hooks.Example.test:8443/a/b?x=1&y=2", allow_loopback=False)
+    assert (target.scheme, target.host, target.port) == ("https", "hooks.example.test", 8443)
+    assert target.path == "/a/b?x=1&y=2"
+    assert target.netloc == "Hooks.Example.test:8443"
+    assert net.parse("https://hooks.example.test", allow_loopback=False).path == "/"
+    assert net.parse("https://hooks.example.test", allow_loopback=False).port == 443
+
+
+def test_post_over_http_to_loopback_reaches_the_server_with_the_urls_host_header(receiver: CallbackReceiver) -> None:
+    port = receiver.server.server_address[1]
+    reply = net.post(
+        f"http://127.0.0.1:{port}/hooks/images?attempt=1",
+        b'{"type":"job.succeeded"}',
+        {"Content-Type": "application/json", "Webhook-Id": "msg_1"},
+        allow_loopback=True,
+        timeout=5,
+    )
+    assert reply.status == 200
+    [delivery] = receiver.wait_for(1, timeout=5)
+    assert delivery.path == "/hooks/images?attempt=1"
+    assert delivery.body == b'{"type":"job.succeeded"}'
+    assert delivery.headers["host"] == f"127.0.0.1:{port}"
+    assert delivery.headers["webhook-id"] == "msg_1"
+
+
+def test_post_returns_a_redirect_as_the_answer_without_following_it() -> None:
+    paths: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            paths.append(self.path)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reply = net.post(f"http://127.0.0.1:{server.server_address[1]}/hooks", b"{}", {}, allow_loopback=True, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (reply.status, reply.headers["location"]) == (307, "/elsewhere")
+    assert paths == ["/hooks"]
+
+
+def test_post_connects_to_the_address_the_resolver_returned_without_resolving_again(
+    receiver: CallbackReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a resolver that answers `localhost` itself, and a getaddrinfo that records every name
+    port = receiver.server.server_address[1]
+    resolver = StubResolver("127.0.0.1")
+    looked_up: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        looked_up.append(str(host))
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+    # WHEN a callback is posted to the name
+    reply = net.post(f"http://localhost:{port}/hooks", b"{}", {}, allow_loopback=True, timeout=5, resolver=resolver)
+    # THEN the name was resolved once, by the resolver, and the connection went to its answer
+    assert reply.status == 200
+    assert resolver.calls == [("localhost", port)]
+    assert "localhost" not in looked_up
+    assert set(looked_up) <= {"127.0.0.1"}
+    [delivery] = receiver.wait_for(1, timeout=5)
+    assert delivery.headers["host"] == f"localhost:{port}"
+
+
+def test_post_over_https_connects_to_the_pinned_address_with_the_urls_name_for_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a name resolving to a public address, and connections intercepted before any packet
+    connected: list[tuple[str, int]] = []
+
+    def intercept(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        connected.append(address)
+        raise ConnectionRefusedError("intercepted by the test")
+
+    monkeypatch.setattr(socket, "create_connection", intercept)
+    resolver = StubResolver(PUBLIC_V4)
+    # WHEN posting to it
+    with pytest.raises(ConnectionRefusedError, match="intercepted"):
+        net.post("https://hooks.example.test:8443/images", b"{}", {}, allow_loopback=False, resolver=resolver)
+    # THEN the one connection attempt went to the checked address, not to the name
+    assert resolver.calls == [("hooks.example.test", 8443)]
+    assert connected == [(PUBLIC_V4, 8443)]
+
+
+def test_the_pinned_https_connection_verifies_the_certificate_for_the_urls_name() -> None:
+    connection = net._PinnedHTTPSConnection("hooks.example.test", PUBLIC_V4, 443, timeout=1)
+    context = connection._context  # type: ignore[attr-defined]
+    assert connection.host == "hooks.example.test"
+    assert context.check_hostname is True
+    assert context.verify_mode.name == "CERT_REQUIRED"
