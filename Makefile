@@ -24,7 +24,7 @@ run: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API on :3000), no AWS 
 demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make a job, save the result in out/
 	$(PY) scripts/demo.py
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed  ## template lint, sam build (no container), every test
+test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)

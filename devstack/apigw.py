@@ -31,8 +31,14 @@ class CompiledRoute:
 
 
 def proxy_event(
-    compiled: CompiledRoute, method: str, raw_path: str, path_parameters: dict[str, str],
-    headers: dict[str, str], body: bytes, source_ip: str,
+    compiled: CompiledRoute,
+    *,
+    method: str,
+    raw_path: str,
+    path_parameters: dict[str, str],
+    headers: dict[str, str],
+    body: bytes,
+    source_ip: str,
 ) -> dict[str, Any]:
     parts = urlsplit(raw_path)
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -77,19 +83,40 @@ def serve(host: str, port: int, stage: str, routes: list[Route]) -> ThreadingHTT
             else:
                 allowed = any(c.regex.match(path) for c in compiled)
                 status, code = (405, "method_not_allowed") if allowed else (404, "not_found")
-                self._send(status, {"Content-Type": "application/json"}, json.dumps(
-                    {"error": {"code": code, "message": f"no route {self.command} {path}", "details": []}}
-                ).encode())
+                self._send(
+                    status,
+                    {"Content-Type": "application/json"},
+                    json.dumps(
+                        {"error": {"code": code, "message": f"no route {self.command} {path}", "details": []}}
+                    ).encode(),
+                )
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
-                self._send(413, {"Content-Type": "application/json"}, json.dumps(
-                    {"error": {"code": "too_large", "message": "request bodies are limited to 10 MB", "details": []}}
-                ).encode())
+                self._send(
+                    413,
+                    {"Content-Type": "application/json"},
+                    json.dumps(
+                        {
+                            "error": {
+                                "code": "too_large",
+                                "message": "request bodies are limited to 10 MB",
+                                "details": [],
+                            }
+                        }
+                    ).encode(),
+                )
                 return
             body = self.rfile.read(length) if length else b""
-            event = proxy_event(candidate, self.command, self.path, parameters, dict(self.headers.items()), body,
-                                self.client_address[0])
+            event = proxy_event(
+                candidate,
+                method=self.command,
+                raw_path=self.path,
+                path_parameters=parameters,
+                headers=dict(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+            )
             try:
                 response = candidate.route.function.invoke(event)
             except Exception as error:  # noqa: BLE001 (API Gateway answers 502 when the function fails)
@@ -100,7 +127,11 @@ def serve(host: str, port: int, stage: str, routes: list[Route]) -> ThreadingHTT
             for name, values in (response.get("multiValueHeaders") or {}).items():
                 headers[name] = ", ".join(values)
             body = (response.get("body") or "").encode()
-            self._send(int(response["statusCode"]), headers, base64.b64decode(body) if response.get("isBase64Encoded") else body)
+            self._send(
+                int(response["statusCode"]),
+                headers,
+                base64.b64decode(body) if response.get("isBase64Encoded") else body,
+            )
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)

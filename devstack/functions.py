@@ -204,4 +204,3 @@ class SqsPoller(threading.Thread):
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,
         }
-

@@ -73,7 +73,10 @@ def _queues(template: Template, sqs: Any) -> None:
                 QueueUrl=template.refs[logical_id],
                 Attributes={
                     "RedrivePolicy": json.dumps(
-                        {"deadLetterTargetArn": policy["deadLetterTargetArn"], "maxReceiveCount": int(policy["maxReceiveCount"])}
+                        {
+                            "deadLetterTargetArn": policy["deadLetterTargetArn"],
+                            "maxReceiveCount": int(policy["maxReceiveCount"]),
+                        }
                     )
                 },
             )
@@ -99,7 +102,10 @@ def _table(template: Template, dynamodb: Any, logical_id: str, properties: dict[
             TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
         )
     template.refs[logical_id] = name
-    template.attributes[logical_id] = {"Arn": description["TableArn"], "StreamArn": description.get("LatestStreamArn", "")}
+    template.attributes[logical_id] = {
+        "Arn": description["TableArn"],
+        "StreamArn": description.get("LatestStreamArn", ""),
+    }
 
 
 def _bucket(template: Template, s3: Any, logical_id: str, properties: dict[str, Any]) -> None:
@@ -110,7 +116,9 @@ def _bucket(template: Template, s3: Any, logical_id: str, properties: dict[str, 
     template.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
     if "CorsConfiguration" in properties:
         renamed = {"MaxAge": "MaxAgeSeconds", "Id": "ID", "ExposedHeaders": "ExposeHeaders"}
-        rules = [{renamed.get(k, k): v for k, v in rule.items()} for rule in properties["CorsConfiguration"]["CorsRules"]]
+        rules = [
+            {renamed.get(k, k): v for k, v in rule.items()} for rule in properties["CorsConfiguration"]["CorsRules"]
+        ]
         s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
     queue_configurations = properties.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
     if queue_configurations:
@@ -122,9 +130,7 @@ def _bucket(template: Template, s3: Any, logical_id: str, properties: dict[str, 
                         "QueueArn": q["Queue"],
                         "Events": [q["Event"]],
                         **(
-                            {"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}}
-                            if "Filter" in q
-                            else {}
+                            {"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}
                         ),
                     }
                     for q in queue_configurations

@@ -63,7 +63,7 @@ class Stack:
         return str(self.template.resolve(next(iter(apis.values()))["Properties"]["StageName"]))
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)  # type: ignore[call-overload]
+        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)
 
     def start(self) -> Stack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
@@ -91,7 +91,7 @@ class Stack:
 
     def _seed(self) -> str:
         """A development tenant that owns `api_key`."""
-        from imagejobs import auth  # the layer's code is importable only once the template placed it
+        from imagejobs import auth  # noqa: PLC0415 (importable once the template's layers are on sys.path)
 
         tenant = auth.create_tenant("local development", webhook_secret=self.webhook_secret)
         auth.create_key(tenant.id, "local development", key=self.api_key)

@@ -31,7 +31,7 @@ def _tag(loader: _Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     if suffix == "Ref":
         return {"Ref": value}
     if suffix == "GetAtt" and isinstance(value, str):
@@ -69,7 +69,10 @@ class Template:
     def function_properties(self, logical_id: str) -> dict[str, Any]:
         """A function's properties with SAM Globals applied (maps merged, lists appended)."""
         merged: dict[str, Any] = {}
-        for source in (self.body.get("Globals", {}).get("Function", {}), self.body["Resources"][logical_id]["Properties"]):
+        for source in (
+            self.body.get("Globals", {}).get("Function", {}),
+            self.body["Resources"][logical_id]["Properties"],
+        ):
             for key, value in source.items():
                 if key == "Environment":
                     variables = {**merged.get(key, {}).get("Variables", {}), **value.get("Variables", {})}
@@ -99,7 +102,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             function = self._functions().get(key)
             if function is not None:
                 return function(arg)

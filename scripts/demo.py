@@ -16,11 +16,23 @@ ROOT = Path(__file__).resolve().parent.parent
 API = f"http://127.0.0.1:{os.environ.get('IMAGEJOBS_PORT', '3000')}/v1"
 HEADERS = {"X-API-Key": os.environ.get("IMAGEJOBS_API_KEY", "ij_local_dev_key")}
 OUTPUTS = [
-    {"name": "thumb", "format": "webp", "quality": 80,
-     "operations": [{"type": "resize", "width": 400, "height": 400, "fit": "cover"}]},
-    {"name": "banner", "format": "jpeg", "quality": 85,
-     "operations": [{"type": "resize", "width": 1200, "height": 400, "fit": "cover", "position": "south"}]},
-    {"name": "portrait", "format": "png", "operations": [{"type": "rotate", "angle": 90}, {"type": "resize", "width": 300}]},
+    {
+        "name": "thumb",
+        "format": "webp",
+        "quality": 80,
+        "operations": [{"type": "resize", "width": 400, "height": 400, "fit": "cover"}],
+    },
+    {
+        "name": "banner",
+        "format": "jpeg",
+        "quality": 85,
+        "operations": [{"type": "resize", "width": 1200, "height": 400, "fit": "cover", "position": "south"}],
+    },
+    {
+        "name": "portrait",
+        "format": "png",
+        "operations": [{"type": "rotate", "angle": 90}, {"type": "resize", "width": 300}],
+    },
 ]
 
 
@@ -53,7 +65,8 @@ def main() -> int:
     for output in job["outputs"]:
         path = out / f"{output['name']}.{output['format'].replace('jpeg', 'jpg')}"
         path.write_bytes(requests.get(output["url"], timeout=30).content)
-        print(f"  {path.relative_to(ROOT)}: {output['format']} {output['width']}x{output['height']}, {output['bytes']} bytes")
+        size = f"{output['width']}x{output['height']}, {output['bytes']} bytes"
+        print(f"  {path.relative_to(ROOT)}: {output['format']} {size}")
     return 0
 
 

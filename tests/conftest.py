@@ -43,7 +43,9 @@ class CallbackReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 with receiver.arrived:
-                    receiver.deliveries.append(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.deliveries.append(
+                        Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
                     receiver.arrived.notify_all()
 
             def log_message(self, *args: object) -> None:

@@ -29,8 +29,13 @@ def test_the_readme_walkthrough_works_pasted_as_written(local_stack: LocalStack,
     # WHEN it runs against the stack (the ports and key come from the documented variables)
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", walkthrough.group(1)],
+        check=False,
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "IMAGEJOBS_PORT": str(local_stack.port), "IMAGEJOBS_API_KEY": local_stack.api_key},
+        env={
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "IMAGEJOBS_PORT": str(local_stack.port),
+            "IMAGEJOBS_API_KEY": local_stack.api_key,
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
+from imagejobs import auth
 from tests.conftest import free_port
 
 
@@ -47,8 +48,6 @@ def api(stack: Stack) -> Client:
 
 @pytest.fixture(scope="session")
 def other_tenant(stack: Stack) -> Client:
-    from imagejobs import auth
-
     tenant = auth.create_tenant("another tenant")
     return Client(stack, auth.create_key(tenant.id, "theirs"))
 

@@ -63,7 +63,10 @@ def test_upload_larger_than_the_limit_is_refused_before_any_form_is_made(api: Cl
             "outputs[1].format",
         ),
         ({"source": {}, "outputs": [THUMB]}, "source"),
-        ({"source": {"upload_id": "upl_01M7YA9N5BT8MD9QV08S0WDDEP"}, "outputs": [THUMB], "ttl_seconds": 5}, "ttl_seconds"),
+        (
+            {"source": {"upload_id": "upl_01M7YA9N5BT8MD9QV08S0WDDEP"}, "outputs": [THUMB], "ttl_seconds": 5},
+            "ttl_seconds",
+        ),
         ({"outputs": [THUMB]}, "source"),
     ],
 )
@@ -113,9 +116,13 @@ def test_metadata_over_2_kb_is_refused(api: Client) -> None:
     assert response.json()["error"]["details"][0]["path"] == "metadata"
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eA=="}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eA=="}]
+)
 def test_requests_without_a_valid_key_are_401(stack: Stack, headers: dict) -> None:
-    response = requests.post(f"{stack.api_url}/uploads", json={"filename": "a.jpg", "content_type": "image/jpeg"}, headers=headers)
+    response = requests.post(
+        f"{stack.api_url}/uploads", json={"filename": "a.jpg", "content_type": "image/jpeg"}, headers=headers
+    )
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
@@ -173,5 +180,11 @@ def test_one_call_upload_starts_its_job_when_the_image_lands(api: Client, stack:
     # THEN the job has run
     done = api.get(f"/jobs/{job['id']}").json()
     assert done["status"] == "succeeded"
-    assert done["source"] == {"upload_id": form["upload_id"], "format": "png", "width": 64, "height": 48, "bytes": done["source"]["bytes"]}
+    assert done["source"] == {
+        "upload_id": form["upload_id"],
+        "format": "png",
+        "width": 64,
+        "height": 48,
+        "bytes": done["source"]["bytes"],
+    }
     assert (done["outputs"][0]["width"], done["outputs"][0]["height"]) == (40, 30)

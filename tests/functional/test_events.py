@@ -93,7 +93,10 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert tenant is not None
     payload = Webhook(tenant.webhook_secret).verify(delivery.body, delivery.headers)
     assert payload["type"] == "job.succeeded"
-    assert delivery.headers["webhook-id"] == f"msg_{json.loads(event('deliver_callback.json')['Records'][0]['body'])['id']}"
+    assert (
+        delivery.headers["webhook-id"]
+        == f"msg_{json.loads(event('deliver_callback.json')['Records'][0]['body'])['id']}"
+    )
 
     read = stack.function("GetJobFunction").invoke(event("get_job.json"))
     assert read["statusCode"] == 200

@@ -18,7 +18,12 @@ from tests.conftest import CallbackReceiver
 from tests.functional.conftest import Client, discard, drain, upload
 
 OUTPUTS = [
-    {"name": "thumb", "format": "webp", "quality": 80, "operations": [{"type": "resize", "width": 64, "height": 64, "fit": "cover"}]},
+    {
+        "name": "thumb",
+        "format": "webp",
+        "quality": 80,
+        "operations": [{"type": "resize", "width": 64, "height": 64, "fit": "cover"}],
+    },
     {"name": "wide", "format": "jpeg", "operations": [{"type": "resize", "width": 100}]},
     {"name": "same", "format": "png"},
 ]
@@ -102,7 +107,11 @@ def test_a_broken_upload_fails_its_job_with_a_stable_code_and_a_signed_callback(
     assert payload["data"]["error"]["code"] == code
     assert payload["data"]["metadata"] == {"order": "1234"}
     assert delivery.headers["webhook-id"].startswith("msg_")
-    assert api.get(f"/jobs/{job['id']}").json()["callback"] == {"url": receiver.url, "status": "delivered", "attempts": 1}
+    assert api.get(f"/jobs/{job['id']}").json()["callback"] == {
+        "url": receiver.url,
+        "status": "delivered",
+        "attempts": 1,
+    }
 
 
 def test_a_succeeded_job_calls_back_with_download_links(api: Client, stack: Stack, receiver: CallbackReceiver) -> None:

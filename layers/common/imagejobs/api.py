@@ -62,4 +62,3 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 def tenant_id(app: APIGatewayRestResolver) -> str:
     headers = app.current_event.headers  # case-insensitive
     return auth.authenticate(headers.get("x-api-key"), headers.get("authorization"))
-

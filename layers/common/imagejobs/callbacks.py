@@ -33,7 +33,9 @@ def deliver(event: BusEvent) -> None:
     if job is None or job.callback is None or tenant is None:
         logger.info("nothing to deliver", extra={"job_id": detail.job_id})
         return
-    body = json.dumps({"type": f"job.{job.status}", "data": jobs.document(job).model_dump(mode="json")}, separators=(",", ":"))
+    body = json.dumps(
+        {"type": f"job.{job.status}", "data": jobs.document(job).model_dump(mode="json")}, separators=(",", ":")
+    )
     headers = signed_headers(tenant.webhook_secret, f"msg_{event.id}", body)
     try:
         reply = net.post(job.callback.url, body.encode(), headers, allow_loopback=get_settings().allow_loopback_urls)

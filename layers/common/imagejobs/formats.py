@@ -35,7 +35,7 @@ INPUT_CONTENT_TYPES: frozenset[str] = frozenset(
 )
 
 
-def sniff(head: bytes) -> str | None:
+def sniff(head: bytes) -> str | None:  # noqa: PLR0911 (a return per signature reads best)
     """The input format named by the first bytes of a file, whatever its name or content type says."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"

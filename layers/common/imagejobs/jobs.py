@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+
 from imagejobs import net, repository, storage
 from imagejobs.aws import client
 from imagejobs.errors import NotFoundError, RequestValidationError, SourceNotFoundError, TooLargeError
@@ -75,16 +76,18 @@ def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
     created = now()
     job_id = new_id("job")
     upload_id = request.source.upload_id
+    landed = False
     if upload_id is not None:
         upload = repository.get_upload(tenant_id, upload_id)
         if upload is None:
             raise SourceNotFoundError(
                 f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
             )
+        landed = upload.received_at is not None
     job = JobRecord(
         tenant_id=tenant_id,
         id=job_id,
-        status="queued" if upload_id is not None and upload.received_at else "awaiting_upload",
+        status="queued" if landed else "awaiting_upload",
         request=request,
         created_at=created,
         expires_at=created + timedelta(seconds=request.ttl_seconds),
@@ -147,4 +150,3 @@ def document(job: JobRecord) -> JobDocument:
         metadata=job.request.metadata,
         callback=CallbackDocument(**job.callback.model_dump()) if job.callback else None,
     )
-

@@ -168,4 +168,6 @@ class JobDocument(BaseModel):
 
 
 class CreatedJobDocument(JobDocument):
-    upload: UploadForm | None = Field(default=None, description="For an `upload` source: the form to send the image with.")
+    upload: UploadForm | None = Field(
+        default=None, description="For an `upload` source: the form to send the image with."
+    )

@@ -43,10 +43,19 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _address(text: str) -> IPAddress:
+    """The address a connection really reaches: IPv4 inside IPv6 forms (mapped, NAT64, 6to4) unwrapped."""
     address = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.sixtofour is not None:
+            return address.sixtofour
     return address
 
 
@@ -65,25 +74,29 @@ def _is_loopback_name(host: str) -> bool:
 
 def parse(url: str, *, allow_loopback: bool) -> Target:
     """Checks the URL's form (scheme, credentials, host); addresses are checked when resolved."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError as error:
+        raise UnsafeUrlError("the URL is not valid") from error
+    if parts.scheme not in ("https", "http") or not hostname:
         raise UnsafeUrlError("the URL must be https://host/…")
     if parts.username or parts.password:
         raise UnsafeUrlError("the URL may not carry credentials")
-    if parts.scheme == "http" and not (allow_loopback and _is_loopback_name(parts.hostname)):
+    if parts.scheme == "http" and not (allow_loopback and _is_loopback_name(hostname)):
         raise UnsafeUrlError("the URL must use https")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as error:
-        raise UnsafeUrlError("the URL's port is not valid") from error
+    if port == 0:
+        raise UnsafeUrlError("the URL's port is not valid")
+    port = port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(url, parts.scheme, parts.hostname, port, path, parts.netloc)
+    return Target(url, parts.scheme, hostname, port, path, parts.netloc)
 
 
 def resolve(target: Target, *, allow_loopback: bool, resolver: Resolver = system_resolver) -> str:
     """The one address to connect to; refuses the target if any address it resolves to is not public."""
     try:
-        addresses = [_address(a) for a in resolver(target.host, target.port)]
+        answers = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolver(target.host, target.port)]
+        addresses = [_address(str(a)) for a in answers]  # what each answer really reaches
     except (OSError, ValueError) as error:
         raise UnsafeUrlError(f"the host {target.host} does not resolve") from error
     if not addresses:
@@ -95,7 +108,10 @@ def resolve(target: Target, *, allow_loopback: bool, resolver: Resolver = system
             raise UnsafeUrlError(f"the host {target.host} resolves to a non-public address ({refused[0]})")
         if target.scheme != "https":
             raise UnsafeUrlError("the URL must use https")
-    return str(addresses[0])
+    # Connect as resolved (a NAT64 or 6to4 address is reachable only as such); an IPv4-mapped one as IPv4.
+    first = answers[0]
+    mapped = first.ipv4_mapped if isinstance(first, ipaddress.IPv6Address) else None
+    return str(mapped or first)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):

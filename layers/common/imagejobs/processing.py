@@ -36,11 +36,11 @@ class S3Record(BaseModel):
 
 
 class S3Notification(BaseModel):
-    Records: list[S3Record]  # noqa: N815
+    Records: list[S3Record]
 
 
 class S3TestEvent(BaseModel):
-    Event: Literal["s3:TestEvent"]  # noqa: N815
+    Event: Literal["s3:TestEvent"]
 
 
 Message = TypeAdapter[JobMessage | S3Notification | S3TestEvent](
@@ -137,4 +137,6 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
 
 
 def _failed(job: JobRecord, code: str, message: str) -> JobRecord:
-    return job.model_copy(update={"status": "failed", "finished_at": now(), "error": StoredError(code=code, message=message)})
+    return job.model_copy(
+        update={"status": "failed", "finished_at": now(), "error": StoredError(code=code, message=message)}
+    )

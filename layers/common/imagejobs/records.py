@@ -97,4 +97,3 @@ class ApiKeyRecord(BaseModel):
     name: str
     created_at: datetime
     revoked: bool = False
-

@@ -186,4 +186,3 @@ def put_api_key(key: ApiKeyRecord) -> None:
 def get_api_key(key_hash: str) -> ApiKeyRecord | None:
     item = _table().get_item(Key={"pk": f"KEY#{key_hash}", "sk": "KEY"}).get("Item")
     return None if item is None else ApiKeyRecord.model_validate_json(item["data"])
-

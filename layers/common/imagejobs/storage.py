@@ -6,8 +6,8 @@ Uploads live at `uploads/<tenant>/<upload>`, outputs at `outputs/<tenant>/<job>/
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import unquote_plus
 from typing import Any
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
