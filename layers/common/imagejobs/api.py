@@ -11,9 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from imagejobs import auth
 from imagejobs.errors import ImageJobsError
-
-OPERATION_TYPES = frozenset({"resize", "rotate", "flip"})
-
+from imagejobs.models import OPERATION_TYPES
 
 def error_response(status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> Response:
     body = {"error": {"code": code, "message": message, "details": list(details)}}

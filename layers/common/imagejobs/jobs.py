@@ -125,17 +125,8 @@ def document(job: JobRecord) -> JobDocument:
     outputs = []
     for output in job.outputs:
         url, url_expires_at = storage.presigned_get(output.key, not_after=job.expires_at)
-        outputs.append(
-            OutputDocument(
-                name=output.name,
-                format=output.format,
-                width=output.width,
-                height=output.height,
-                bytes=output.bytes,
-                url=url,
-                url_expires_at=url_expires_at,
-            )
-        )
+        shown = output.model_dump(exclude={"key", "content_type"})
+        outputs.append(OutputDocument(**shown, url=url, url_expires_at=url_expires_at))
     return JobDocument(
         id=job.id,
         status=job.status,

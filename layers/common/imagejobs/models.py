@@ -6,7 +6,7 @@ Storage records live in `imagejobs.records`, events in `imagejobs.events`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -53,6 +53,9 @@ class Flip(Strict):
 
 
 Operation = Annotated[Resize | Rotate | Flip, Field(discriminator="type")]
+OPERATION_TYPES: frozenset[str] = frozenset(
+    get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(Operation)[0])
+)
 
 
 # ---- requests ----------------------------------------------------------------------------------

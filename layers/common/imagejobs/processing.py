@@ -68,8 +68,11 @@ def upload_landed(key: str, size: int) -> None:
     metrics.add_metric(name="UploadsReceived", unit=MetricUnit.Count, value=1)
     for job_id in upload.waiting_job_ids:
         job = repository.get_job(upload.tenant_id, job_id)
-        if job is not None and job.status == "awaiting_upload":
-            jobs.enqueue(repository.save_job(job.model_copy(update={"status": "queued"})))
+        if job is None or job.status not in ("awaiting_upload", "queued"):
+            continue  # gone, or started by an earlier delivery of this notification
+        if job.status == "awaiting_upload":
+            job = repository.save_job(job.model_copy(update={"status": "queued"}))
+        jobs.enqueue(job)  # a second message for a queued job is harmless: a job runs once
 
 
 def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool) -> None:
