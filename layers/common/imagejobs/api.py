@@ -13,6 +13,7 @@ from imagejobs import auth
 from imagejobs.errors import ImageJobsError
 from imagejobs.models import OPERATION_TYPES
 
+
 def error_response(status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> Response:
     body = {"error": {"code": code, "message": message, "details": list(details)}}
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
