@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from imagejobs import auth
 from imagejobs.errors import ImageJobsError
-from imagejobs.models import OPERATION_TYPES
+from imagejobs.pipeline import OPERATION_TYPES
 
 
 def error_response(status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> Response:

@@ -6,57 +6,13 @@ Storage records live in `imagejobs.records`, events in `imagejobs.events`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from imagejobs.formats import INPUT_CONTENT_TYPES, OutputFormat
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# ---- operations (one model per type, discriminated on `type`) ----------------------------------
-
-Position = Literal["centre", "north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest"]
-Pixels = Annotated[int, Field(ge=1)]
-
-
-class Resize(Strict):
-    """Scale to `width` and/or `height`; `fit` says what happens when both are given."""
-
-    type: Literal["resize"]
-    width: Pixels | None = None
-    height: Pixels | None = None
-    fit: Literal["cover", "contain", "inside", "fill"] = "cover"
-    position: Position = "centre"
-    without_enlargement: bool = False
-    background: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
-
-    @model_validator(mode="after")
-    def _one_side(self) -> Resize:
-        if self.width is None and self.height is None:
-            raise ValueError("give width, height or both")
-        return self
-
-
-class Rotate(Strict):
-    type: Literal["rotate"]
-    angle: float = Field(ge=-360, le=360)
-    background: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
-
-
-class Flip(Strict):
-    type: Literal["flip"]
-    direction: Literal["horizontal", "vertical", "both"] = "horizontal"
-
-
-Operation = Annotated[Resize | Rotate | Flip, Field(discriminator="type")]
-OPERATION_TYPES: frozenset[str] = frozenset(
-    get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(Operation)[0])
-)
-
+from imagejobs.formats import INPUT_CONTENT_TYPES
+from imagejobs.outputs import Output
+from imagejobs.pipeline import Strict
 
 # ---- requests ----------------------------------------------------------------------------------
 
@@ -87,13 +43,6 @@ class Source(Strict):
         if (self.upload_id is None) == (self.upload is None):
             raise ValueError("give exactly one of upload_id or upload")
         return self
-
-
-class Output(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    format: OutputFormat
-    quality: int | None = Field(default=None, ge=1, le=100)
-    operations: list[Operation] = Field(default_factory=list, max_length=20)
 
 
 class JobRequest(Strict):

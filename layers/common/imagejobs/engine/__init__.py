@@ -22,7 +22,7 @@ from imagejobs.deadline import Deadline
 from imagejobs.engine import encode, operations, source
 from imagejobs.errors import TooManyPixelsError
 from imagejobs.formats import OUTPUTS
-from imagejobs.models import Output
+from imagejobs.outputs import Output
 
 __all__ = ["Limits", "Rendered", "SourceInfo", "render"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyvips
 
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.models import Output
+from imagejobs.outputs import Output
 
 DEFAULT_QUALITY = 80
 _WEBP_MAX_SIDE = 16383  # the WebP format's own limit

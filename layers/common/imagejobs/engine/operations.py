@@ -9,7 +9,7 @@ from typing import Any
 import pyvips
 
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.models import Flip, Operation, Resize, Rotate
+from imagejobs.pipeline import Flip, Operation, Resize, Rotate
 
 type Step[Op] = Callable[[pyvips.Image, Op], pyvips.Image]
 
