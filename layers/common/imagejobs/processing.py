@@ -11,7 +11,7 @@ from imagejobs import engine, events, jobs, repository, storage
 from imagejobs.deadline import Deadline
 from imagejobs.errors import JobError, SourceNotFoundError
 from imagejobs.observability import logger, metrics
-from imagejobs.records import JobRecord, StoredError, StoredOutput, StoredSource, now
+from imagejobs.records import JobRecord, StoredError, StoredOutput, StoredSource, UploadRecord, now
 from imagejobs.settings import get_settings
 
 
@@ -96,12 +96,19 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
     limits = engine.Limits(
         max_source_pixels=settings.max_source_pixels, max_output_dimension=settings.max_output_dimension
     )
-    try:
-        upload = repository.get_upload(job.tenant_id, job.source.upload_id)
+
+    def load_upload(upload_id: str) -> tuple[UploadRecord, bytes]:
+        """One of the job's tenant's uploads (the source, a watermark): never another tenant's."""
+        upload = repository.get_upload(job.tenant_id, upload_id)
         if upload is None:
-            raise SourceNotFoundError(f"upload {job.source.upload_id} does not exist or has expired")
-        data = storage.read_upload(upload)
-        source, rendered = engine.render(data, job.request.outputs, limits, deadline)
+            raise SourceNotFoundError(f"upload {upload_id} does not exist or has expired")
+        return upload, storage.read_upload(upload)
+
+    try:
+        upload, data = load_upload(job.source.upload_id)
+        source, rendered = engine.render(
+            data, job.request.outputs, limits, deadline, load_upload=lambda upload_id: load_upload(upload_id)[1]
+        )
         outputs = []
         for output in rendered:
             key = storage.output_key(job.tenant_id, job.id, output.name, output.extension)

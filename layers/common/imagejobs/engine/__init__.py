@@ -13,14 +13,14 @@ libvips evaluates lazily: the pixel work of step 3 happens while encoding.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyvips
 
 from imagejobs.deadline import Deadline
 from imagejobs.engine import encode, operations, source
-from imagejobs.errors import TooManyPixelsError
+from imagejobs.errors import SourceNotFoundError, TooManyPixelsError
 from imagejobs.formats import OUTPUTS
 from imagejobs.outputs import Output
 
@@ -53,23 +53,34 @@ class Rendered:
     extension: str
 
 
+def _no_uploads(upload_id: str) -> bytes:
+    raise SourceNotFoundError(f"upload {upload_id} is not available here")
+
+
 def render(
-    data: bytes, outputs: Sequence[Output], limits: Limits, deadline: Deadline
+    data: bytes,
+    outputs: Sequence[Output],
+    limits: Limits,
+    deadline: Deadline,
+    load_upload: Callable[[str], bytes] = _no_uploads,
 ) -> tuple[SourceInfo, list[Rendered]]:
     fmt, header = source.read_header(data, limits.max_source_pixels)
     deadline.check("decode")
     image = source.decode(fmt, header, data)
     info = SourceInfo(format=fmt, width=image.width, height=image.height)
-    return info, [_render_output(image, output, limits, deadline) for output in outputs]
+    context = operations.Context(load_upload=load_upload)
+    return info, [_render_output(image, output, limits, deadline, context) for output in outputs]
 
 
-def _render_output(image: pyvips.Image, output: Output, limits: Limits, deadline: Deadline) -> Rendered:
+def _render_output(
+    image: pyvips.Image, output: Output, limits: Limits, deadline: Deadline, context: operations.Context
+) -> Rendered:
     # Each operation's result is held to the limit, as later steps compute it; with no operations the
     # output is the source as it is.
     for index, operation in enumerate(output.operations):
         step = f"operation {index} ({operation.type})"
         deadline.check(f"{output.name}: {step}")
-        image = operations.apply(image, operation)
+        image = operations.apply(image, operation, context)
         _check_dimensions(image, output.name, step, limits)
     if not output.operations:
         _check_dimensions(image, output.name, "the source", limits)

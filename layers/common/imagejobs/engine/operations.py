@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyvips
@@ -11,7 +12,15 @@ import pyvips
 from imagejobs.errors import TooManyPixelsError
 from imagejobs.pipeline import Flip, Operation, Resize, Rotate
 
-type Step[Op] = Callable[[pyvips.Image, Op], pyvips.Image]
+type Step[Op] = Callable[[pyvips.Image, Op, Context], pyvips.Image]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a step may need beyond its image and parameters."""
+
+    load_upload: Callable[[str], bytes]  # another upload of the job's tenant, by id (watermarks)
+
 
 _STEPS: dict[type[Any], Step[Any]] = {}
 
@@ -31,8 +40,8 @@ _COMPASS = {
 }
 
 
-def apply(image: pyvips.Image, operation: Operation) -> pyvips.Image:
-    return _STEPS[type(operation)](image, operation)
+def apply(image: pyvips.Image, operation: Operation, context: Context) -> pyvips.Image:
+    return _STEPS[type(operation)](image, operation, context)
 
 
 def _step[Op](kind: type[Op]) -> Callable[[Step[Op]], Step[Op]]:
@@ -71,7 +80,7 @@ def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int
 
 
 @_step(Resize)
-def resize(image: pyvips.Image, op: Resize) -> pyvips.Image:
+def resize(image: pyvips.Image, op: Resize, _: Context) -> pyvips.Image:
     (width, height), (box_width, box_height) = resize_geometry(image.width, image.height, op)
     if max(width, height) > _VIPS_MAX_COORD:
         raise TooManyPixelsError(f"resize would make an image of {width}x{height} pixels")
@@ -87,7 +96,7 @@ def resize(image: pyvips.Image, op: Resize) -> pyvips.Image:
 
 
 @_step(Rotate)
-def rotate(image: pyvips.Image, op: Rotate) -> pyvips.Image:
+def rotate(image: pyvips.Image, op: Rotate, _: Context) -> pyvips.Image:
     """Clockwise; multiples of 90° move pixels losslessly, other angles fill the corners."""
     angle = op.angle % 360
     if angle % 90 == 0:
@@ -97,7 +106,7 @@ def rotate(image: pyvips.Image, op: Rotate) -> pyvips.Image:
 
 
 @_step(Flip)
-def flip(image: pyvips.Image, op: Flip) -> pyvips.Image:
+def flip(image: pyvips.Image, op: Flip, _: Context) -> pyvips.Image:
     if op.direction in ("horizontal", "both"):
         image = image.fliphor()
     if op.direction in ("vertical", "both"):
