@@ -11,11 +11,12 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from imagejobs.errors import ImageJobsError
+from imagejobs.errors import ImageJobsError, SourceFetchFailedError, TooLargeError
 
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -132,6 +133,12 @@ class Reply:
     headers: dict[str, str]
 
 
+def _connection(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:
+    if target.scheme == "https":
+        return _PinnedHTTPSConnection(target.host, address, target.port, timeout)
+    return http.client.HTTPConnection(address, target.port, timeout=timeout)
+
+
 def post(
     url: str,
     body: bytes,
@@ -143,12 +150,7 @@ def post(
 ) -> Reply:
     """POSTs `body`; redirects are not followed (a 3xx is an answer like any other)."""
     target = parse(url, allow_loopback=allow_loopback)
-    address = resolve(target, allow_loopback=allow_loopback, resolver=resolver)
-    connection: http.client.HTTPConnection
-    if target.scheme == "https":
-        connection = _PinnedHTTPSConnection(target.host, address, target.port, timeout)
-    else:
-        connection = http.client.HTTPConnection(address, target.port, timeout=timeout)
+    connection = _connection(target, resolve(target, allow_loopback=allow_loopback, resolver=resolver), timeout)
     try:
         connection.request("POST", target.path, body=body, headers={"Host": target.netloc, **headers})
         response = connection.getresponse()
@@ -156,3 +158,66 @@ def post(
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()})
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes
+    content_type: str
+    url: str  # after redirects
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 65536
+
+
+def fetch(
+    url: str,
+    *,
+    max_bytes: int,
+    allow_loopback: bool,
+    max_redirects: int = 5,
+    timeout: float = 10.0,
+    total_seconds: float = 30.0,
+    resolver: Resolver = system_resolver,
+) -> Fetched:
+    """GETs `url`, following at most `max_redirects` redirects, each checked like the first URL,
+    and reads at most `max_bytes` (a larger body is refused as soon as it shows).
+    """
+    started = time.monotonic()
+    for _ in range(max_redirects + 1):
+        try:
+            target = parse(url, allow_loopback=allow_loopback)
+            address = resolve(target, allow_loopback=allow_loopback, resolver=resolver)
+        except UnsafeUrlError as error:
+            raise SourceFetchFailedError(f"{url}: {error.message}") from error
+        connection = _connection(target, address, timeout)
+        try:
+            connection.request(
+                "GET", target.path, headers={"Host": target.netloc, "User-Agent": "imagejobs", "Accept": "image/*"}
+            )
+            response = connection.getresponse()
+            if response.status in REDIRECTS:
+                location = response.getheader("Location")
+                if not location:
+                    raise SourceFetchFailedError(f"{url} answered {response.status} without a Location")
+                url = urljoin(url, location)
+                continue
+            if response.status != 200:
+                raise SourceFetchFailedError(f"{url} answered {response.status}")
+            declared = response.getheader("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLargeError(f"{url} is {declared} bytes; the limit is {max_bytes}")
+            body = bytearray()
+            while chunk := response.read(_CHUNK):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise TooLargeError(f"{url} is larger than the limit of {max_bytes} bytes")
+                if time.monotonic() - started > total_seconds:
+                    raise SourceFetchFailedError(f"{url} took longer than {total_seconds:g} s")
+            return Fetched(bytes(body), response.getheader("Content-Type") or "", url)
+        except (OSError, http.client.HTTPException) as error:
+            raise SourceFetchFailedError(f"{url} could not be read ({type(error).__name__})") from error
+        finally:
+            connection.close()
+    raise SourceFetchFailedError(f"more than {max_redirects} redirects")
