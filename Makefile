@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH for the functions; the layers are built by scripts/build-layer.sh.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
 
-.PHONY: help run demo test unit lint build deploy clean
+.PHONY: help run demo admin test unit lint build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ run: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API on :3000), no AWS 
 
 demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make a job, save the result in out/
 	$(PY) scripts/demo.py
+
+admin: $(VENV)/.installed  ## tenants and keys: make admin ARGS="tenants create acme" [STACK=<deployed stack>]
+	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.admin --stack $(STACK),devstack.admin) $(ARGS)
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml

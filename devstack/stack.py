@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from devstack import apigw, provision
 from devstack.functions import Function, SqsPoller, functions, layer_paths, merged_environment
-from devstack.template import REGION, Template, TemplateError
+from devstack.template import REGION, ROOT, Template, TemplateError
 
 # What differs from AWS, for development only: fake credentials, every client pointed at moto,
 # X-Ray and CloudWatch metrics off, and callbacks allowed to reach http:// on loopback.
@@ -29,6 +31,11 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "ALLOW_LOOPBACK_URLS": "true",
 }
+
+
+def state_file(aws_port: int) -> Path:
+    """Where a running stack tells other commands (`python -m devstack.admin`) how to reach it."""
+    return ROOT / ".devstack" / f"stack-{aws_port}.json"
 
 
 @dataclass
@@ -77,8 +84,19 @@ class Stack:
         for path in reversed(layer_paths(self.template, self.functions)):
             if path not in sys.path:
                 sys.path.insert(0, path)
-        os.environ.update(merged_environment(self.functions))
+        environment = merged_environment(self.functions)
+        os.environ.update(environment)
         self.tenant_id = self._seed()
+        self._state = state_file(self.aws_port)
+        self._state.parent.mkdir(exist_ok=True)
+        self._state.write_text(
+            json.dumps(
+                {
+                    "sys_path": layer_paths(self.template, self.functions),
+                    "environment": {**LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.aws_url, **environment},
+                }
+            )
+        )
 
         self._api = apigw.serve(self.host, self.api_port, self.stage, routes)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
@@ -103,6 +121,8 @@ class Stack:
 
     def stop(self) -> None:
         self._stop.set()
+        if hasattr(self, "_state"):
+            self._state.unlink(missing_ok=True)
         if hasattr(self, "_api"):
             self._api.shutdown()
             self._api.server_close()

@@ -24,6 +24,7 @@ class LocalStack:
     api_key: str
     webhook_secret: str
     port: int
+    aws_port: int
     log: Path
 
     def headers(self) -> dict[str, str]:
@@ -32,19 +33,20 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    port = free_port()
+    port, aws_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("devstack") / "devstack.log"
     stack = LocalStack(
         api_url=f"http://127.0.0.1:{port}/v1",
         api_key="ij_e2e_key",
         webhook_secret="whsec_" + "c2VjcmV0LWZvci10aGUtZTJlLXRlc3RzLW9ubHk=",
         port=port,
+        aws_port=aws_port,
         log=log,
     )
     environment = {
         **os.environ,
         "IMAGEJOBS_PORT": str(port),
-        "IMAGEJOBS_AWS_PORT": str(free_port()),
+        "IMAGEJOBS_AWS_PORT": str(aws_port),
         "IMAGEJOBS_API_KEY": stack.api_key,
         "IMAGEJOBS_WEBHOOK_SECRET": stack.webhook_secret,
     }

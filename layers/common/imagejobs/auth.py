@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from imagejobs import repository
-from imagejobs.errors import AuthenticationError
+from imagejobs.errors import AuthenticationError, NotFoundError
 from imagejobs.ids import new_api_key, new_id, new_webhook_secret
 from imagejobs.records import ApiKeyRecord, TenantRecord, now
 
@@ -26,6 +26,16 @@ def create_key(tenant_id: str, name: str, key: str | None = None) -> str:
     key = key or new_api_key()
     repository.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant_id=tenant_id, name=name, created_at=now()))
     return key
+
+
+def revoke_key(tenant_id: str, key_id: str) -> ApiKeyRecord:
+    """Revokes one of the tenant's keys: requests with it are refused from now on."""
+    key = next((k for k in repository.list_api_keys(tenant_id) if k.id == key_id), None)
+    if key is None:
+        raise NotFoundError(f"tenant {tenant_id} has no key {key_id}")
+    revoked = key.model_copy(update={"revoked": True})
+    repository.put_api_key(revoked)
+    return revoked
 
 
 def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | None:

@@ -97,3 +97,8 @@ class ApiKeyRecord(BaseModel):
     name: str
     created_at: datetime
     revoked: bool = False
+
+    @property
+    def id(self) -> str:
+        """The key's public name: safe to show and log, useless to authenticate with."""
+        return f"key_{self.key_hash[:16]}"

@@ -179,10 +179,42 @@ def get_tenant(tenant_id: str) -> TenantRecord | None:
     return None if item is None else TenantRecord.model_validate_json(item["data"])
 
 
+def list_tenants() -> list[TenantRecord]:
+    """Every tenant (a scan: for the admin command, not for requests)."""
+    scan: dict[str, Any] = {"FilterExpression": "sk = :tenant", "ExpressionAttributeValues": {":tenant": "TENANT"}}
+    tenants = []
+    while True:
+        page = _table().scan(**scan)
+        tenants += [TenantRecord.model_validate_json(item["data"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return sorted(tenants, key=lambda tenant: tenant.created_at)
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _key_items(key: ApiKeyRecord) -> list[dict[str, Any]]:
+    """The lookup by hash that requests use, and the tenant's own listing of its keys."""
+    data = key.model_dump_json()
+    return [
+        {"pk": f"KEY#{key.key_hash}", "sk": "KEY", "data": data},
+        {"pk": _tenant_pk(key.tenant_id), "sk": f"KEY#{key.id}", "data": data},
+    ]
+
+
 def put_api_key(key: ApiKeyRecord) -> None:
-    _table().put_item(Item={"pk": f"KEY#{key.key_hash}", "sk": "KEY", "data": key.model_dump_json()})
+    name = get_settings().table_name
+    _table().meta.client.transact_write_items(
+        TransactItems=[{"Put": {"TableName": name, "Item": item}} for item in _key_items(key)]
+    )
 
 
 def get_api_key(key_hash: str) -> ApiKeyRecord | None:
     item = _table().get_item(Key={"pk": f"KEY#{key_hash}", "sk": "KEY"}).get("Item")
     return None if item is None else ApiKeyRecord.model_validate_json(item["data"])
+
+
+def list_api_keys(tenant_id: str) -> list[ApiKeyRecord]:
+    items = _table().query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :keys)",
+        ExpressionAttributeValues={":pk": _tenant_pk(tenant_id), ":keys": "KEY#"},
+    )["Items"]
+    return [ApiKeyRecord.model_validate_json(item["data"]) for item in items]

@@ -1,0 +1,109 @@
+"""Tenants and API keys, for the deployer: `python -m imagejobs.admin --stack NAME <command>`.
+
+Commands:
+  tenants create NAME          a tenant, its webhook secret and a first API key
+  tenants list
+  keys create TENANT_ID [--name NAME]
+  keys list TENANT_ID
+  keys revoke TENANT_ID KEY_ID
+  secret TENANT_ID             the tenant's whsec_ callback signing secret
+
+`--stack NAME` reads the deployed stack's configuration (the environment its functions run with)
+with your AWS credentials; the local stack has `python -m devstack.admin <command>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from imagejobs import auth, repository
+from imagejobs.aws import client
+from imagejobs.errors import ImageJobsError
+from imagejobs.records import TenantRecord
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imagejobs.admin", description="Tenants and API keys.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    tenants = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
+    tenants.add_parser("create").add_argument("name")
+    tenants.add_parser("list")
+    keys = commands.add_parser("keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create")
+    create.add_argument("tenant_id")
+    create.add_argument("--name", default="default")
+    keys.add_parser("list").add_argument("tenant_id")
+    revoke = keys.add_parser("revoke")
+    revoke.add_argument("tenant_id")
+    revoke.add_argument("key_id")
+    commands.add_parser("secret").add_argument("tenant_id")
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    """Runs one command against the table the environment names (as the functions see it)."""
+    args = _parser().parse_args(argv)
+    try:
+        match (args.command, getattr(args, "action", None)):
+            case ("tenants", "create"):
+                tenant = auth.create_tenant(args.name)
+                key = auth.create_key(tenant.id, "default")
+                _print({"tenant_id": tenant.id, "api_key": key, "webhook_secret": tenant.webhook_secret})
+            case ("tenants", "list"):
+                _print(
+                    [{"tenant_id": t.id, "name": t.name, "created_at": t.created_at} for t in repository.list_tenants()]
+                )
+            case ("keys", "create"):
+                tenant = _require_tenant(args.tenant_id)
+                _print({"tenant_id": tenant.id, "api_key": auth.create_key(tenant.id, args.name)})
+            case ("keys", "list"):
+                keys = repository.list_api_keys(_require_tenant(args.tenant_id).id)
+                _print(
+                    [{"key_id": k.id, "name": k.name, "created_at": k.created_at, "revoked": k.revoked} for k in keys]
+                )
+            case ("keys", "revoke"):
+                revoked = auth.revoke_key(args.tenant_id, args.key_id)
+                _print({"key_id": revoked.id, "revoked": True})
+            case ("secret", _):
+                _print({"tenant_id": args.tenant_id, "webhook_secret": _require_tenant(args.tenant_id).webhook_secret})
+    except ImageJobsError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _require_tenant(tenant_id: str) -> TenantRecord:
+    tenant = repository.get_tenant(tenant_id)
+    if tenant is None:
+        raise ImageJobsError(f"no tenant {tenant_id}")
+    return tenant
+
+
+def configure_from_stack(stack_name: str) -> None:
+    """The environment of the deployed stack's functions, read from one of them."""
+    function = client("cloudformation").describe_stack_resource(
+        StackName=stack_name, LogicalResourceId="CreateJobFunction"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    variables = client("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    os.environ.update(variables)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--stack", required=True, help="the CloudFormation stack name you deployed")
+    known, rest = parser.parse_known_args()
+    configure_from_stack(known.stack)
+    return run(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The deployer's command for tenants and keys, on the same table the API reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devstack.stack import Stack
+from imagejobs import admin
+from tests.functional.conftest import Client
+
+
+def command(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, object]:
+    code = admin.run(argv)
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out else err
+
+
+def test_a_new_tenant_gets_a_working_key_and_a_secret(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, created = command(capsys, "tenants", "create", "acme")
+
+    assert code == 0
+    assert isinstance(created, dict)
+    assert created["webhook_secret"].startswith("whsec_")
+    client = Client(stack, created["api_key"])
+    assert client.post("/uploads", {"filename": "a.jpg", "content_type": "image/jpeg"}).status_code == 201
+    _, secret = command(capsys, "secret", created["tenant_id"])
+    assert secret == {"tenant_id": created["tenant_id"], "webhook_secret": created["webhook_secret"]}
+    _, tenants = command(capsys, "tenants", "list")
+    assert created["tenant_id"] in [t["tenant_id"] for t in tenants]  # type: ignore[union-attr]
+
+
+def test_keys_are_listed_without_their_secret_and_a_revoked_key_is_refused(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, tenant = command(capsys, "tenants", "create", "revokers")
+    assert isinstance(tenant, dict)
+    _, second = command(capsys, "keys", "create", tenant["tenant_id"], "--name", "ci")
+    assert isinstance(second, dict)
+
+    _, keys = command(capsys, "keys", "list", tenant["tenant_id"])
+    assert isinstance(keys, list)
+    assert sorted(k["name"] for k in keys) == ["ci", "default"]
+    assert all(k["key_id"].startswith("key_") and not k["revoked"] for k in keys)
+    assert second["api_key"] not in json.dumps(keys)
+
+    ci = next(k for k in keys if k["name"] == "ci")
+    code, revoked = command(capsys, "keys", "revoke", tenant["tenant_id"], ci["key_id"])
+    assert (code, revoked) == (0, {"key_id": ci["key_id"], "revoked": True})
+    body = {"filename": "a.jpg", "content_type": "image/jpeg"}
+    assert Client(stack, second["api_key"]).post("/uploads", body).status_code == 401
+    assert Client(stack, tenant["api_key"]).post("/uploads", body).status_code == 201
+
+
+def test_an_unknown_tenant_is_an_error_not_a_crash(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, error = command(capsys, "keys", "create", "ten_NOPE")
+
+    assert code == 1
+    assert "no tenant ten_NOPE" in str(error)
