@@ -1,7 +1,8 @@
 """`python -m devstack` (what `make run` runs): the local stack until Ctrl-C.
 
 Environment: IMAGEJOBS_PORT (API, default 3000), IMAGEJOBS_AWS_PORT (moto, default 3001),
-IMAGEJOBS_API_KEY (default ij_local_dev_key), IMAGEJOBS_WEBHOOK_SECRET (default: a new one).
+IMAGEJOBS_API_KEY (default ij_local_dev_key), IMAGEJOBS_WEBHOOK_SECRET (default: a new one),
+IMAGEJOBS_PARAMETER_OVERRIDES (template parameters, as `sam deploy` takes them: "Name=Value ...").
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> None:
         api_port=int(os.environ.get("IMAGEJOBS_PORT", "3000")),
         aws_port=int(os.environ.get("IMAGEJOBS_AWS_PORT", "3001")),
         webhook_secret=os.environ.get("IMAGEJOBS_WEBHOOK_SECRET"),
+        parameters=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_PARAMETER_OVERRIDES", "").split()),
     ).start()
     print(
         f"\nimagejobs is running on {stack.api_url} (AWS services on {stack.aws_url})\n"

@@ -5,6 +5,7 @@ pollers for their SQS event sources."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import threading
 import time
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+
+from moto.events.models import EventPattern
 
 from devstack.template import ACCOUNT_ID, REGION, ROOT, Template, TemplateError
 
@@ -57,6 +60,16 @@ class SqsSource:
 
 
 @dataclass
+class StreamSource:
+    """A DynamoDB stream event source; locally, the removals the TTL emulation makes (`TtlSweeper`)."""
+
+    table_logical_id: str
+    batch_size: int
+    patterns: list[str]  # the FilterCriteria patterns, as JSON
+    function: Function
+
+
+@dataclass
 class Function:
     logical_id: str
     properties: dict[str, Any]
@@ -91,11 +104,13 @@ class Function:
             return handler(event, context)
 
 
-def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource]]:
-    """The template's functions with their routes and SQS event sources (other event types are refused)."""
+def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource], list[StreamSource]]:
+    """The template's functions with their routes, SQS and DynamoDB stream event sources (other event
+    types are refused)."""
     found: list[Function] = []
     routes: list[Route] = []
     sources: list[SqsSource] = []
+    streams: list[StreamSource] = []
     for logical_id in template.resources("AWS::Serverless::Function"):
         properties = template.function_properties(logical_id)
         variables = template.resolve(properties.get("Environment", {}).get("Variables", {}))
@@ -117,9 +132,19 @@ def functions(template: Template) -> tuple[list[Function], list[Route], list[Sqs
                         function=function,
                     )
                 )
+            elif event["Type"] == "DynamoDB":
+                table, attribute = event_properties["Stream"]["Fn::GetAtt"]
+                if attribute != "StreamArn":
+                    raise TemplateError(f"{logical_id}.{name}: the stream must be !GetAtt <Table>.StreamArn")
+                filters = event_properties.get("FilterCriteria", {}).get("Filters", [])
+                streams.append(
+                    StreamSource(
+                        table, int(event_properties.get("BatchSize", 100)), [f["Pattern"] for f in filters], function
+                    )
+                )
             else:
                 raise TemplateError(f"{logical_id}.{name}: event type {event['Type']} is not emulated locally")
-    return found, routes, sources
+    return found, routes, sources, streams
 
 
 def layer_paths(template: Template, functions_: list[Function]) -> list[str]:
@@ -204,3 +229,85 @@ class SqsPoller(threading.Thread):
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,
         }
+
+
+class TtlSweeper(threading.Thread):
+    """DynamoDB's TTL, which moto does not run: removes expired items as the service would, and
+    hands the removals, as the stream records TTL makes, to the functions whose filters match."""
+
+    def __init__(self, sources: list[StreamSource], dynamodb: Any, template: Template, stop: threading.Event) -> None:
+        super().__init__(name="ttl", daemon=True)
+        self.sources, self.dynamodb, self.template, self.stop = sources, dynamodb, template, stop
+
+    def run(self) -> None:
+        while not self.stop.wait(5):
+            try:
+                self.sweep_once()
+            except Exception as error:  # noqa: BLE001 (a sweeper must survive and say why it failed)
+                print(f"[devstack] ttl: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def sweep_once(self) -> int:
+        removed = 0
+        for table_id in {source.table_logical_id for source in self.sources}:
+            removals = [self._remove(table_id, item) for item in self._expired(table_id)]
+            records = [record for record in removals if record is not None]
+            removed += len(records)
+            for source in (s for s in self.sources if s.table_logical_id == table_id):
+                matching = [r for r in records if _matches(source.patterns, r)]
+                for start in range(0, len(matching), source.batch_size):
+                    source.function.invoke({"Records": matching[start : start + source.batch_size]})
+        return removed
+
+    def _expired(self, table_id: str) -> list[dict[str, Any]]:
+        name, ttl = self.template.refs[table_id], self._ttl_attribute(table_id)
+        scan = {
+            "TableName": name,
+            "FilterExpression": "#ttl < :now",
+            "ExpressionAttributeNames": {"#ttl": ttl},
+            "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.dynamodb.scan(**scan)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _ttl_attribute(self, table_id: str) -> str:
+        return str(self.template.body["Resources"][table_id]["Properties"]["TimeToLiveSpecification"]["AttributeName"])
+
+    def _remove(self, table_id: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        schema = self.template.body["Resources"][table_id]["Properties"]["KeySchema"]
+        keys = {k["AttributeName"]: item[k["AttributeName"]] for k in schema}
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.template.refs[table_id],
+                Key=keys,
+                ConditionExpression="#ttl < :now",
+                ExpressionAttributeNames={"#ttl": self._ttl_attribute(table_id)},
+                ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return None  # changed since the scan
+        return {
+            "eventID": uuid.uuid4().hex,
+            "eventName": "REMOVE",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": {
+                "ApproximateCreationDateTime": int(time.time()),
+                "Keys": keys,
+                "SequenceNumber": str(time.time_ns()),
+                "SizeBytes": 64,
+                "StreamViewType": "KEYS_ONLY",
+            },
+            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+            "eventSourceARN": self.template.attributes[table_id]["StreamArn"],
+        }
+
+
+def _matches(patterns: list[str], record: dict[str, Any]) -> bool:
+    """Lambda's event filtering: a record passes when any pattern matches (or there are none)."""
+    return not patterns or any(EventPattern(p, json.loads(p)).matches_event(record) for p in patterns)  # type: ignore[arg-type]

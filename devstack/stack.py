@@ -16,7 +16,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from devstack import apigw, provision
-from devstack.functions import Function, SqsPoller, functions, layer_paths, merged_environment
+from devstack.functions import Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
 from devstack.template import REGION, ROOT, Template, TemplateError
 
 # What differs from AWS, for development only: fake credentials, every client pointed at moto,
@@ -80,7 +80,7 @@ class Stack:
         clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})
         provision.provision(self.template, clients)
 
-        self.functions, routes, sources = functions(self.template)
+        self.functions, routes, sources, streams = functions(self.template)
         for path in reversed(layer_paths(self.template, self.functions)):
             if path not in sys.path:
                 sys.path.insert(0, path)
@@ -101,8 +101,9 @@ class Stack:
         self._api = apigw.serve(self.host, self.api_port, self.stage, routes)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
+        self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)
         if self.poll:
-            self._threads.extend(self.pollers)
+            self._threads.extend([*self.pollers, self.ttl])
         for thread in self._threads:
             thread.start()
         return self

@@ -9,10 +9,16 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Mapping
 
 import pillow_heif
 import pyvips
-from PIL import Image
+from PIL import Image, ImageChops
+from pydantic import TypeAdapter
+
+from imagejobs.engine import operations as engine_operations
+from imagejobs.errors import SourceNotFoundError
+from imagejobs.pipeline import Operation
 
 type RGB = tuple[int, int, int]
 
@@ -146,3 +152,183 @@ def size(data: bytes) -> tuple[int, int]:
 def near(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
     """Colours equal within a tolerance per channel (lossy codecs move values a little)."""
     return len(actual) == len(expected) and all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+# ---- for the operations' tests ------------------------------------------------------------------
+
+
+def bordered(width: int, height: int, border: int, inner: RGB = RED, outer: RGB = WHITE) -> bytes:
+    """An `inner` rectangle inside a flat `outer` border `border` pixels wide: what trim removes."""
+    picture = Image.new("RGB", (width, height), outer)
+    picture.paste(inner, (border, border, width - border, height - border))
+    return encoded(picture, "PNG")
+
+
+def checkerboard(width: int, height: int, cell: int = 4) -> bytes:
+    """Black and white squares `cell` pixels wide: all edges, for blur and sharpen."""
+    picture = Image.new("L", (width, height))
+    picture.putdata([255 * ((x // cell + y // cell) % 2) for y in range(height) for x in range(width)])
+    return encoded(picture.convert("RGB"), "PNG")
+
+
+def photo_picture(width: int, height: int) -> Image.Image:
+    """Something like a photograph: smooth areas, edges and fine detail in every channel."""
+    detail = Image.effect_mandelbrot((width, height), (-2.0, -1.25, 0.75, 1.25), 60)
+    ramp = Image.linear_gradient("L")
+    down, across = ramp.resize((width, height)), ramp.transpose(Image.Transpose.ROTATE_90).resize((width, height))
+    return Image.merge("RGB", (ImageChops.add(detail, across, scale=2), down, across))
+
+
+def photo(width: int, height: int) -> bytes:
+    return encoded(photo_picture(width, height), "PNG")
+
+
+def picture(data: bytes) -> Image.Image:
+    """Encoded bytes as a Pillow image, loaded (RGB, or RGBA if it has alpha)."""
+    with Image.open(io.BytesIO(data)) as opened:
+        return opened.convert("RGBA" if "A" in opened.getbands() else "RGB")
+
+
+def changed_box(data: bytes, background: RGB, tolerance: int = 24) -> tuple[int, int, int, int] | None:
+    """The (left, top, right, bottom) box of the pixels further than `tolerance` from `background`."""
+    colours = picture(data).convert("RGB")
+    difference = ImageChops.difference(colours, Image.new("RGB", colours.size, background)).convert("L")
+    return difference.point(lambda value: 255 if value > tolerance else 0).getbbox()
+
+
+def _grey(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "").colourspace("b-w")[0].cast("float")
+
+
+def detail(data: bytes) -> float:
+    """How much fine detail there is: the standard deviation of grey levels from their 3x3 local mean."""
+    grey = _grey(data)
+    return (grey - grey.conv(pyvips.Image.new_from_array([[1] * 3] * 3, scale=9))).deviate()
+
+
+def ssim(first: bytes, second: bytes) -> float:
+    """Mean structural similarity of two images' grey levels (Wang et al. 2004, Gaussian window, sigma 1.5).
+
+    1 is equal; 0.9 looks alike; below 0.5 differs plainly.
+    """
+    a, b = _grey(first), _grey(second)
+    assert (a.width, a.height) == (b.width, b.height), "SSIM compares images of one size"
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = a.gaussblur(1.5), b.gaussblur(1.5)
+    var_a, var_b = (a * a).gaussblur(1.5) - mu_a * mu_a, (b * b).gaussblur(1.5) - mu_b * mu_b
+    covariance = (a * b).gaussblur(1.5) - mu_a * mu_b
+    similarity = ((mu_a * mu_b * 2 + c1) * (covariance * 2 + c2)) / (
+        (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
+    )
+    return similarity.avg()
+
+
+def gradient(width: int, height: int, low: int = 0, high: int = 255) -> bytes:
+    """Grey levels rising from `low` at the left to `high` at the right."""
+    ramp = [low + (high - low) * x // max(1, width - 1) for x in range(width)]
+    picture = Image.new("L", (width, height))
+    picture.putdata(ramp * height)
+    return encoded(picture.convert("RGB"), "PNG")
+
+
+def lightness(data: bytes) -> float:
+    """The mean grey level, 0-255."""
+    return _grey(data).avg()
+
+
+_OPERATION: TypeAdapter[Operation] = TypeAdapter(Operation)
+
+
+def applied(data: bytes, *operations: dict[str, object], uploads: Mapping[str, bytes] | None = None) -> bytes:
+    """Operations (as a client writes them) run by the engine's steps on the image, as PNG bytes.
+
+    `uploads` are the tenant's other uploads by id, for watermarks; any other id is not found.
+    """
+
+    def load_upload(upload_id: str) -> bytes:
+        if uploads is None or upload_id not in uploads:
+            raise SourceNotFoundError(f"upload {upload_id} does not exist")
+        return uploads[upload_id]
+
+    image = pyvips.Image.new_from_buffer(data, "")
+    context = engine_operations.Context(load_upload=load_upload, max_source_pixels=100_000_000, max_frames=500)
+    for params in operations:
+        image = engine_operations.apply(image, _OPERATION.validate_python(params), context)
+    return image.pngsave_buffer()
+
+
+# ---- for the formats' and encodings' tests ------------------------------------------------------
+
+
+def animated(fmt: str, width: int, height: int, colors: tuple[RGB, ...], durations: tuple[int, ...]) -> bytes:
+    """An animation (Pillow format GIF or WEBP), one solid colour per frame, looping forever."""
+    frames = [Image.new("RGB", (width, height), color) for color in colors]
+    return encoded(frames[0], fmt, save_all=True, append_images=frames[1:], duration=list(durations), loop=0)
+
+
+def animation_of(data: bytes) -> tuple[int, list[int], int]:
+    """(frames, delays in ms, frame height) of an encoded GIF or WebP, read by libvips."""
+    image = pyvips.Image.new_from_buffer(data, "", n=-1)
+    frames = image.get("n-pages") if image.get_typeof("n-pages") else 1
+    delays = list(image.get("delay")) if image.get_typeof("delay") else []
+    height = image.get("page-height") if image.get_typeof("page-height") else image.height
+    return frames, delays, height
+
+
+def gif_claiming(width: int, height: int, frames: int = 1) -> bytes:
+    """A GIF whose screen says widthxheight, with `frames` 1x1 frames: a decompression bomb's header."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
+    return screen + frame * frames + b"\x3b"
+
+
+def pdf(*pages: tuple[float, float, RGB]) -> bytes:
+    """A PDF with one page per (width, height in points, colour), each filled with its colour."""
+    import pymupdf  # noqa: PLC0415 - only the PDF tests need it
+
+    document = pymupdf.open()
+    for width, height, color in pages:
+        page = document.new_page(width=width, height=height)
+        page.draw_rect(page.rect, color=None, fill=tuple(c / 255 for c in color))
+    return document.tobytes()
+
+
+def multipage_tiff(*pages: tuple[int, int, RGB]) -> bytes:
+    """A TIFF with one page per (width, height, colour)."""
+    first, *others = (Image.new("RGB", (width, height), color) for width, height, color in pages)
+    return encoded(first, "TIFF", save_all=True, append_images=others)
+
+
+def svg(body: str, width: int = 40, height: int = 20, prologue: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0"?>\n{prologue}<svg xmlns="http://www.w3.org/2000/svg" '
+        f'xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" height="{height}">{body}</svg>'
+    ).encode()
+
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE svg [\n<!ENTITY a "lollollollollollollollollollol">\n'
+    + b"".join(b'<!ENTITY %c "%s">\n' % (ord("b") + i, b"&%c;" % (ord("a") + i) * 10) for i in range(8))
+    + b']>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&i;</text></svg>'
+)
+
+
+def png16(width: int, height: int, color: RGB = RED) -> bytes:
+    """A 16-bit RGB PNG of `color`."""
+    values = [c * 257 for c in color]
+    black = pyvips.Image.black(width, height).cast("ushort")
+    return black.new_from_image(values).copy(interpretation="rgb16").pngsave_buffer()
+
+
+def grey_alpha_png(width: int, height: int, grey: int = 128, alpha: int = 128) -> bytes:
+    return encoded(Image.new("LA", (width, height), (grey, alpha)), "PNG")
+
+
+def palette_png(width: int, height: int, color: RGB = RED) -> bytes:
+    return encoded(Image.new("RGB", (width, height), color).convert("P"), "PNG")
+
+
+def colour_count(data: bytes) -> int:
+    """The number of distinct colours of an encoded image's first frame."""
+    with Image.open(io.BytesIO(data)) as opened:
+        return len(opened.convert("RGBA").getcolors(maxcolors=1 << 24) or [])

@@ -1,21 +1,18 @@
 """The callbacks queue: job events from the bus, delivered to the jobs' callback URLs."""
 
-import json
-
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import callbacks
-from imagejobs.events import BusEvent
 from imagejobs.observability import logger, tracer
 
-# A failed record goes back to SQS for another delivery, even when it is the whole batch.
+# A failed delivery goes back to SQS (after the delay it set), even when it is the whole batch.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:
-    callbacks.deliver(BusEvent.parse(json.loads(record.body)))
+    callbacks.handle(record.body, int(record.attributes.approximate_receive_count), record.receipt_handle)
 
 
 @logger.inject_lambda_context

@@ -49,6 +49,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "IMAGEJOBS_AWS_PORT": str(aws_port),
         "IMAGEJOBS_API_KEY": stack.api_key,
         "IMAGEJOBS_WEBHOOK_SECRET": stack.webhook_secret,
+        "IMAGEJOBS_PARAMETER_OVERRIDES": "CallbackRetryDelays=1",  # retries a second apart
     }
     with log.open("w") as output:
         process = subprocess.Popen(

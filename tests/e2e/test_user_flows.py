@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,38 @@ def test_a_corrupt_upload_fails_its_job_and_calls_back_job_failed(
     payload = Webhook(local_stack.webhook_secret).verify(delivery.body, delivery.headers)
     assert payload["type"] == "job.failed"
     assert payload["data"]["error"]["code"] == "corrupt_image"
+
+
+def test_a_callback_answered_500_twice_arrives_three_times_with_one_id_and_valid_signatures(
+    local_stack: LocalStack, receiver: CallbackReceiver
+) -> None:
+    receiver.statuses = [500, 500]
+    created = requests.post(
+        f"{local_stack.api_url}/jobs",
+        json={
+            "source": {"upload": {"filename": "logo.png", "content_type": "image/png"}},
+            "outputs": [{"name": "icon", "format": "png", "operations": [{"type": "resize", "width": 32}]}],
+            "callback_url": receiver.url,
+        },
+        headers=local_stack.headers(),
+        timeout=10,
+    ).json()
+    form = created["upload"]
+    requests.post(form["url"], data=form["fields"], files={"file": ("logo.png", (SAMPLES / "logo.png").read_bytes())})
+
+    deliveries = receiver.wait_for(3, timeout=60)
+
+    assert [d.headers["webhook-id"] for d in deliveries] == [deliveries[0].headers["webhook-id"]] * 3
+    for delivery in deliveries:
+        assert (
+            Webhook(local_stack.webhook_secret).verify(delivery.body, delivery.headers)["data"]["id"] == created["id"]
+        )
+    job = wait_for_job(local_stack, created["id"])
+    assert job["status"] == "succeeded"
+    deadline = time.monotonic() + 10
+    while job["callback"]["status"] != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = requests.get(
+            f"{local_stack.api_url}/jobs/{created['id']}", headers=local_stack.headers(), timeout=10
+        ).json()
+    assert job["callback"] == {"url": receiver.url, "status": "delivered", "attempts": 3}

@@ -4,7 +4,8 @@ its queue pollers off so each test moves the queues itself)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,13 @@ class Client:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    local = Stack(api_key="ij_functional_tests", api_port=free_port(), aws_port=free_port(), poll=False).start()
+    local = Stack(
+        api_key="ij_functional_tests",
+        api_port=free_port(),
+        aws_port=free_port(),
+        parameters={"CallbackRetryDelays": "1"},  # callback retries a second apart, not minutes
+        poll=False,
+    ).start()
     yield local
     local.stop()
 
@@ -75,3 +82,13 @@ def discard(stack: Stack) -> None:
         while messages := sqs.receive_message(QueueUrl=poller.queue_url, MaxNumberOfMessages=10).get("Messages", []):
             for message in messages:
                 sqs.delete_message(QueueUrl=poller.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def drain_until(stack: Stack, done: Callable[[], bool], timeout: float = 20) -> None:
+    """Drains the queues again and again (delayed messages come back) until `done()`."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError("the queues did not bring what the test waits for")
+        drain(stack)
+        time.sleep(0.2)

@@ -126,17 +126,6 @@ def test_a_succeeded_job_calls_back_with_download_links(api: Client, stack: Stac
     assert job["callback"]["status"] == "delivered"
 
 
-def test_a_callback_that_answers_500_is_recorded_as_failed_and_the_job_keeps_its_result(
-    api: Client, stack: Stack, receiver: CallbackReceiver
-) -> None:
-    receiver.statuses = [500]
-
-    job = run(api, stack, images.jpeg(80, 60), callback_url=receiver.url)
-
-    assert job["status"] == "succeeded"
-    assert job["callback"] == {"url": receiver.url, "status": "failed", "attempts": 1}
-
-
 def test_an_upload_larger_than_its_form_allowed_fails_with_too_large(api: Client, stack: Stack) -> None:
     # moto does not enforce the form's content-length-range; the processor checks again.
     form = api.post("/uploads", {"filename": "a.png", "content_type": "image/png", "size_bytes": 100}).json()

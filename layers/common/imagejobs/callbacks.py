@@ -1,17 +1,39 @@
-"""Callback delivery: the job's document POSTed to its callback URL, signed per Standard Webhooks."""
+"""Callback delivery: the job's document POSTed to its callback URL, signed per Standard Webhooks,
+retried with growing delays until it is delivered, refused for good (410), or out of attempts.
+
+Each delivery of a job event is one SQS message; its receive count is the attempt number. A
+failed attempt sets the message's visibility to the next delay, so SQS itself brings it back;
+after the last attempt the message is left for SQS to park in the callbacks DLQ.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
+from dataclasses import dataclass
 
 from standardwebhooks import Webhook
 
 from imagejobs import jobs, net, repository
+from imagejobs.aws import client
 from imagejobs.events import BusEvent, JobEventDetail
 from imagejobs.observability import logger
 from imagejobs.records import JobRecord, StoredCallback, now
 from imagejobs.settings import get_settings
+
+SQS_LONGEST_DELAY = 43200  # seconds: the longest visibility timeout SQS accepts
+
+
+class RetryLaterError(Exception):
+    """The delivery failed and is due again: SQS redelivers its message after the delay."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivered: bool
+    outcome: str
+    retry_after: int | None = None  # what a 429 or 503 asked for, in seconds
+    final: bool = False  # 410 Gone: the receiver wants no more
 
 
 def signed_headers(secret: str, message_id: str, body: str) -> dict[str, str]:
@@ -25,33 +47,62 @@ def signed_headers(secret: str, message_id: str, body: str) -> dict[str, str]:
     }
 
 
-def deliver(event: BusEvent) -> None:
-    """Delivers the job event once and records the outcome in the job."""
+def handle(body: str, attempt: int, receipt_handle: str) -> None:
+    """One message of the callbacks queue: a job event on the bus, delivered (again) to its URL."""
+    event = BusEvent.parse(json.loads(body))
+    delay = deliver(event, attempt)
+    if delay is not None:
+        client("sqs").change_message_visibility(
+            QueueUrl=get_settings().callbacks_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+        )
+        raise RetryLaterError(f"callback attempt {attempt} failed; next in {delay} s")
+
+
+def deliver(event: BusEvent, attempt: int) -> int | None:
+    """Delivers the event once and records the outcome in the job; the delay before the next
+    attempt, or None when there is none to make (delivered, refused for good, or nothing to do).
+    """
     detail = JobEventDetail.model_validate(event.detail)
     job = repository.get_job(detail.tenant_id, detail.job_id)
     tenant = repository.get_tenant(detail.tenant_id)
     if job is None or job.callback is None or tenant is None:
         logger.info("nothing to deliver", extra={"job_id": detail.job_id})
-        return
+        return None
     body = json.dumps(
         {"type": f"job.{job.status}", "data": jobs.document(job).model_dump(mode="json")}, separators=(",", ":")
     )
-    headers = signed_headers(tenant.webhook_secret, f"msg_{event.id}", body)
-    try:
-        reply = net.post(job.callback.url, body.encode(), headers, allow_loopback=get_settings().allow_loopback_urls)
-        delivered = 200 <= reply.status < 300
-        outcome = f"answered {reply.status}"
-    except net.UnsafeUrlError as error:
-        delivered, outcome = False, error.message
-    except (OSError, http.client.HTTPException) as error:
-        delivered, outcome = False, f"could not be reached ({type(error).__name__})"
-    logger.info("callback delivery", extra={"job_id": job.id, "delivered": delivered, "outcome": outcome})
+    result = _post(job.callback.url, body, signed_headers(tenant.webhook_secret, f"msg_{event.id}", body))
+    settings = get_settings()
+    last = attempt >= settings.callback_max_attempts
+    status = "delivered" if result.delivered else "failed" if result.final or last else "pending"
+    logger.info(
+        "callback attempt", extra={"job_id": job.id, "attempt": attempt, "status": status, "outcome": result.outcome}
+    )
 
     def record(current: JobRecord) -> JobRecord:
         callback = current.callback or StoredCallback(url=job.callback.url)  # type: ignore[union-attr]
-        status = "delivered" if delivered else "failed"
         return current.model_copy(
-            update={"callback": callback.model_copy(update={"status": status, "attempts": callback.attempts + 1})}
+            update={"callback": callback.model_copy(update={"status": status, "attempts": attempt})}
         )
 
     repository.update_job(job.tenant_id, job.id, record)
+    if status == "pending":
+        scheduled = settings.callback_retry_delays[min(attempt, len(settings.callback_retry_delays)) - 1]
+        return min(max(scheduled, result.retry_after or 0), SQS_LONGEST_DELAY)
+    return 0 if status == "failed" and not result.final else None  # out of attempts: park it in the DLQ now
+
+
+def _post(url: str, body: str, headers: dict[str, str]) -> Attempt:
+    try:
+        reply = net.post(url, body.encode(), headers, allow_loopback=get_settings().allow_loopback_urls)
+    except net.UnsafeUrlError as error:
+        return Attempt(delivered=False, outcome=error.message)
+    except (OSError, http.client.HTTPException) as error:
+        return Attempt(delivered=False, outcome=f"could not be reached ({type(error).__name__})")
+    retry_after = reply.headers.get("retry-after", "")
+    return Attempt(
+        delivered=200 <= reply.status < 300,
+        outcome=f"answered {reply.status}",
+        retry_after=int(retry_after) if retry_after.isdigit() else None,
+        final=reply.status == 410,
+    )

@@ -78,3 +78,7 @@ class SourceFetchFailedError(JobError):
 
 class DeadlineExceededError(JobError):
     code = "timeout"
+
+
+class TargetSizeUnreachableError(JobError):
+    code = "target_size_unreachable"

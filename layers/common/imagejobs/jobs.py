@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from datetime import timedelta
 
-from imagejobs import net, repository, storage
+from imagejobs import net, presets, repository, storage
 from imagejobs.aws import client
-from imagejobs.errors import NotFoundError, RequestValidationError, SourceNotFoundError, TooLargeError
+from imagejobs.errors import (
+    ConflictError,
+    MalformedRequestError,
+    NotFoundError,
+    RequestValidationError,
+    SourceNotFoundError,
+    TooLargeError,
+)
 from imagejobs.ids import new_id
 from imagejobs.models import (
     CallbackDocument,
     CreatedJobDocument,
     ErrorDocument,
     JobDocument,
+    JobList,
     JobRequest,
     OutputDocument,
     SourceDocument,
@@ -24,6 +34,7 @@ from imagejobs.records import JobRecord, StoredCallback, StoredSource, UploadRec
 from imagejobs.settings import get_settings
 
 METADATA_MAX_BYTES = 2048
+JOB_ID = re.compile(r"job_[0-9A-Z]{26}")
 
 
 def _new_upload(tenant_id: str, request: UploadRequest, path: str, waiting_job_id: str | None = None) -> UploadForm:
@@ -70,8 +81,26 @@ def _check_request(request: JobRequest) -> None:
         )
 
 
+def _with_outputs(request: JobRequest) -> JobRequest:
+    """The request with its outputs: as given, or its preset's, stored so the job runs what it was created with."""
+    if request.preset is None:
+        if not request.outputs:
+            raise RequestValidationError(
+                "outputs: give 1 to 10 outputs, or a preset",
+                details=[{"path": "outputs", "message": "give 1 to 10 outputs, or a preset instead"}],
+            )
+        return request
+    if request.outputs:
+        raise RequestValidationError(
+            "preset: give a preset or outputs, not both",
+            details=[{"path": "preset", "message": "give a preset or outputs, not both"}],
+        )
+    return request.model_copy(update={"outputs": presets.expand(request.preset)})
+
+
 def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
     """Records the job and starts it now, or when its upload lands."""
+    request = _with_outputs(request)
     _check_request(request)
     created = now()
     job_id = new_id("job")
@@ -120,6 +149,64 @@ def get_job(tenant_id: str, job_id: str) -> JobDocument:
     return document(job)
 
 
+def list_jobs(tenant_id: str, status: str | None, limit: int, cursor: str | None) -> JobList:
+    jobs, last = repository.list_jobs(tenant_id, status=status, limit=limit, after=_job_id_of(cursor))
+    return JobList(jobs=[document(job) for job in jobs], next_cursor=_cursor(last) if last else None)
+
+
+def _cursor(job_id: str) -> str:
+    return base64.urlsafe_b64encode(job_id.encode()).decode().rstrip("=")
+
+
+def _job_id_of(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MalformedRequestError(
+            "cursor is not one this API gave", details=[{"path": "cursor", "message": "not valid"}]
+        ) from error
+    if not JOB_ID.fullmatch(job_id):
+        raise MalformedRequestError(
+            "cursor is not one this API gave", details=[{"path": "cursor", "message": "not valid"}]
+        )
+    return job_id
+
+
+def retry_job(tenant_id: str, job_id: str) -> JobDocument:
+    """Runs a failed job again, from its source, with its callback delivered anew."""
+    job = repository.get_job(tenant_id, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id}")
+    if job.status != "failed":
+        raise ConflictError(f"job {job_id} is {job.status}; only a failed job can be retried")
+    retried = repository.save_job(
+        job.model_copy(
+            update={
+                "status": "queued",
+                "error": None,
+                "started_at": None,
+                "finished_at": None,
+                "notified": False,
+                "callback": job.callback.model_copy(update={"status": "pending", "attempts": 0})
+                if job.callback
+                else None,
+            }
+        )
+    )
+    enqueue(retried)
+    return document(retried)
+
+
+def delete_job(tenant_id: str, job_id: str) -> None:
+    """Removes the job and its stored images now."""
+    if repository.get_job(tenant_id, job_id) is None:
+        raise NotFoundError(f"no job {job_id}")
+    storage.delete_outputs(tenant_id, job_id)
+    repository.delete_job(tenant_id, job_id)
+
+
 def document(job: JobRecord) -> JobDocument:
     """The job as clients see it, with fresh download links for finished outputs."""
     outputs = []
@@ -140,4 +227,5 @@ def document(job: JobRecord) -> JobDocument:
         attempts=job.attempts,
         metadata=job.request.metadata,
         callback=CallbackDocument(**job.callback.model_dump()) if job.callback else None,
+        srcset=presets.srcset(job.request.preset, outputs),
     )

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from imagejobs.formats import INPUT_CONTENT_TYPES
+from imagejobs import presets
+from imagejobs.formats import INPUT_CONTENT_TYPES, page_ranges
 from imagejobs.outputs import Output
 from imagejobs.pipeline import Strict
 
@@ -37,6 +38,29 @@ class Source(Strict):
 
     upload_id: str | None = Field(default=None, pattern=r"^upl_[0-9A-Z]{26}$")
     upload: UploadRequest | None = None
+    pages: str | None = Field(
+        default=None,
+        max_length=200,
+        examples=["1-3,5", "2-"],
+        description="Pages of a PDF or multi-page TIFF, 1-based, like `1-3,5` or `2-` (to the last page); "
+        "default the first page. Each selected page gives each output once, named `<output>-p<page>` when "
+        "several pages are selected. A page the source does not have fails the job with `source_not_found`. "
+        "Animation frames are not pages: animated GIF and WebP keep them all.",
+    )
+    dpi: int | None = Field(
+        default=None,
+        ge=36,
+        le=600,
+        description="Resolution to render PDF pages (default 150, lowered when the pages would exceed the pixel "
+        "limit) and SVG (default 72: its own size) at.",
+    )
+
+    @field_validator("pages")
+    @classmethod
+    def _page_ranges(cls, value: str | None) -> str | None:
+        if value is not None:
+            page_ranges(value)
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
@@ -45,12 +69,25 @@ class Source(Strict):
         return self
 
 
+PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.AVAILABLE)})]
+
+
 class JobRequest(Strict):
+    """Give exactly one of `outputs` or `preset` (checked by `imagejobs.jobs`, which expands the preset)."""
+
     source: Source
-    outputs: list[Output] = Field(min_length=1, max_length=10)
+    outputs: list[Output] = Field(default_factory=list, max_length=10, description="1 to 10 outputs; or a `preset`.")
+    preset: PresetName | None = Field(default=None, description="A preset's outputs instead (GET /v1/presets).")
     callback_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, Any] = Field(default_factory=dict)
     ttl_seconds: int = Field(default=86400, ge=300, le=604800)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in presets.AVAILABLE:
+            raise ValueError(f"must be one of {', '.join(presets.AVAILABLE)}")
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> JobRequest:
@@ -117,6 +154,14 @@ class JobDocument(BaseModel):
     attempts: int = 0
     metadata: dict[str, Any] = Field(default_factory=dict)
     callback: CallbackDocument | None = None
+    srcset: dict[str, str] | None = Field(
+        default=None, description="For a preset with a width ladder: per format, a ready `srcset` of the outputs."
+    )
+
+
+class JobList(BaseModel):
+    jobs: list[JobDocument]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class CreatedJobDocument(JobDocument):

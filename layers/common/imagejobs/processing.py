@@ -94,7 +94,9 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool
 def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecord:
     settings = get_settings()
     limits = engine.Limits(
-        max_source_pixels=settings.max_source_pixels, max_output_dimension=settings.max_output_dimension
+        max_source_pixels=settings.max_source_pixels,
+        max_output_dimension=settings.max_output_dimension,
+        max_frames=settings.max_animation_frames,
     )
 
     def load_upload(upload_id: str) -> tuple[UploadRecord, bytes]:
@@ -107,7 +109,13 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
     try:
         upload, data = load_upload(job.source.upload_id)
         source, rendered = engine.render(
-            data, job.request.outputs, limits, deadline, load_upload=lambda upload_id: load_upload(upload_id)[1]
+            data,
+            job.request.outputs,
+            limits,
+            deadline,
+            load_upload=lambda upload_id: load_upload(upload_id)[1],
+            pages=job.request.source.pages,
+            dpi=job.request.source.dpi,
         )
         outputs = []
         for output in rendered:

@@ -66,9 +66,6 @@ class JobRecord(BaseModel):
     def finished(self) -> bool:
         return self.status in FINISHED
 
-    def expired(self, at: datetime | None = None) -> bool:
-        return (at or now()) >= self.expires_at
-
 
 class UploadRecord(BaseModel):
     tenant_id: str

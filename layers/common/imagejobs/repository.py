@@ -32,6 +32,11 @@ def _epoch(at: datetime) -> int:
     return int(at.timestamp())
 
 
+def _expired(item: dict[str, Any]) -> bool:
+    """DynamoDB removes expired items when it gets to them (up to days later); reads don't wait."""
+    return int(item["ttl"]) <= _epoch(now())
+
+
 def _condition_failed(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
@@ -57,10 +62,9 @@ def put_new_job(job: JobRecord) -> None:
 def get_job(tenant_id: str, job_id: str) -> JobRecord | None:
     """The job, or None when it does not exist, belongs to another tenant or has expired."""
     item = _table().get_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
-    if item is None:
+    if item is None or _expired(item):
         return None
-    job = JobRecord.model_validate_json(item["data"])
-    return None if job.expired() else job
+    return JobRecord.model_validate_json(item["data"])
 
 
 def save_job(job: JobRecord) -> JobRecord:
@@ -90,6 +94,39 @@ def update_job(tenant_id: str, job_id: str, change: Callable[[JobRecord], JobRec
         except ConflictError:
             continue
     raise ConflictError(f"job {job_id} keeps changing concurrently")
+
+
+def list_jobs(
+    tenant_id: str, *, status: str | None, limit: int, after: str | None
+) -> tuple[list[JobRecord], str | None]:
+    """The tenant's live jobs, newest first (ids sort by time), `limit` at most, from after the job
+    id `after`; and the id to continue after, when there may be more."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :jobs)",
+        "FilterExpression": "#ttl > :now" + (" AND #status = :status" if status else ""),
+        "ExpressionAttributeNames": {"#ttl": "ttl", **({"#status": "status"} if status else {})},
+        "ExpressionAttributeValues": {
+            ":pk": _tenant_pk(tenant_id),
+            ":jobs": "JOB#",
+            ":now": _epoch(now()),
+            **({":status": status} if status else {}),
+        },
+        "ScanIndexForward": False,
+    }
+    if after:
+        query["ExclusiveStartKey"] = {"pk": _tenant_pk(tenant_id), "sk": f"JOB#{after}"}
+    found: list[JobRecord] = []
+    while len(found) < limit:
+        page = _table().query(**query, Limit=limit - len(found))
+        found += [JobRecord.model_validate_json(item["data"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return found, None
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found, found[-1].id
+
+
+def delete_job(tenant_id: str, job_id: str) -> None:
+    _table().delete_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"})
 
 
 # ---- uploads -----------------------------------------------------------------------------------
@@ -124,10 +161,7 @@ def _upload_from_item(item: dict[str, Any]) -> UploadRecord:
 
 def get_upload(tenant_id: str, upload_id: str) -> UploadRecord | None:
     item = _table().get_item(Key=_upload_key(tenant_id, upload_id), ConsistentRead=True).get("Item")
-    if item is None:
-        return None
-    upload = _upload_from_item(item)
-    return None if now() >= upload.expires_at else upload
+    return None if item is None or _expired(item) else _upload_from_item(item)
 
 
 def wait_for_upload(tenant_id: str, upload_id: str, job_id: str) -> bool:

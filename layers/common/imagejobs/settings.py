@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -18,12 +18,22 @@ class Settings(BaseModel):
     upload_max_bytes: int = Field(alias="UPLOAD_MAX_BYTES", gt=0)
     max_source_pixels: int = Field(alias="MAX_SOURCE_PIXELS", gt=0)
     max_output_dimension: int = Field(alias="MAX_OUTPUT_DIMENSION", gt=0)
+    max_animation_frames: int = Field(alias="MAX_ANIMATION_FRAMES", gt=0)
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", gt=0)
     upload_url_seconds: int = Field(default=900, alias="UPLOAD_URL_SECONDS", gt=0)
     download_url_seconds: int = Field(default=3600, alias="DOWNLOAD_URL_SECONDS", gt=0)
     upload_ttl_seconds: int = Field(default=86400, alias="UPLOAD_TTL_SECONDS", gt=0)
     # Development only: lets callbacks reach http:// on loopback (the local stack turns it on).
     allow_loopback_urls: bool = Field(default=False, alias="ALLOW_LOOPBACK_URLS")
+    # Callback delivery's own (only the delivery function has them).
+    callbacks_queue_url: str = Field(default="", alias="CALLBACKS_QUEUE_URL")
+    callback_retry_delays: tuple[int, ...] = Field(default=(60,), alias="CALLBACK_RETRY_DELAYS", min_length=1)
+    callback_max_attempts: int = Field(default=1, alias="CALLBACK_MAX_ATTEMPTS", gt=0)
+
+    @field_validator("callback_retry_delays", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return tuple(int(part) for part in value.split(",")) if isinstance(value, str) else value
 
 
 @cache

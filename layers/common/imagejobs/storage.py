@@ -87,3 +87,22 @@ def presigned_get(key: str, not_after: datetime) -> tuple[str, datetime]:
 def unquote_key(key: str) -> str:
     """S3 event notifications carry object keys quote_plus-encoded."""
     return unquote_plus(key)
+
+
+def delete_outputs(tenant_id: str, job_id: str) -> int:
+    """Deletes every stored output of the job; how many there were."""
+    bucket = get_settings().bucket_name
+    deleted = 0
+    for page in (
+        _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{OUTPUT_PREFIX}{tenant_id}/{job_id}/")
+    ):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
+
+
+def delete_upload(tenant_id: str, upload_id: str) -> int:
+    _s3().delete_object(Bucket=get_settings().bucket_name, Key=upload_key(tenant_id, upload_id))
+    return 1

@@ -2,12 +2,16 @@
 
 The order of work, in one place (`render`):
 
-1. `source.read_header`: the real format from the bytes, the header only, the pixel limit.
-2. `source.decode`: one decode, upright (EXIF orientation) and in sRGB (ICC honoured), into
-   memory that every output shares (libvips images are immutable).
-3. per output: its operations in order (`operations.apply`), the time budget checked and the
-   output dimension limit enforced between steps, then `encode.encode` (metadata stripped).
+1. `source.read_header`: the real format from the bytes, the header only, checked against the
+   pixel limit (width x height x animation frames, over every selected page) and the frame limit.
+2. `source.decode`: each selected page decoded once, upright (EXIF orientation) and in 8-bit sRGB
+   (ICC honoured), into memory that every output shares (libvips images are immutable).
+3. per output and page: its operations in order (`operations.apply`), frame by frame for an
+   animation the output format can hold (gif, webp; other formats get the first frame), the
+   time budget checked and the output dimension limit enforced between steps; then
+   `encode.encode` (format, quality and size searches; metadata stripped).
 
+Several selected pages give each output once per page, named `<output>-p<page>`.
 libvips evaluates lazily: the pixel work of step 3 happens while encoding.
 """
 
@@ -19,9 +23,9 @@ from dataclasses import dataclass
 import pyvips
 
 from imagejobs.deadline import Deadline
-from imagejobs.engine import encode, operations, source
+from imagejobs.engine import encode, frames, operations, source
 from imagejobs.errors import SourceNotFoundError, TooManyPixelsError
-from imagejobs.formats import OUTPUTS
+from imagejobs.formats import FORMATS
 from imagejobs.outputs import Output
 
 __all__ = ["Limits", "Rendered", "SourceInfo", "render"]
@@ -31,11 +35,12 @@ __all__ = ["Limits", "Rendered", "SourceInfo", "render"]
 class Limits:
     max_source_pixels: int
     max_output_dimension: int
+    max_frames: int = 500
 
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """The source as sniffed and decoded; width and height are after EXIF orientation."""
+    """The source as sniffed and decoded; width and height are of its first selected page, upright."""
 
     format: str
     width: int
@@ -44,13 +49,14 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class Rendered:
-    name: str
-    format: str
-    width: int
+    name: str  # the output's, or `<output>-p<page>` when several pages are selected
+    format: str  # the output's, or what `auto` chose
+    width: int  # of one frame
     height: int
     data: bytes
     content_type: str
     extension: str
+    page: int | None = None  # the source page, when several are selected
 
 
 def _no_uploads(upload_id: str) -> bytes:
@@ -63,43 +69,63 @@ def render(
     limits: Limits,
     deadline: Deadline,
     load_upload: Callable[[str], bytes] = _no_uploads,
+    *,
+    pages: str | None = None,
+    dpi: int | None = None,
 ) -> tuple[SourceInfo, list[Rendered]]:
-    fmt, header = source.read_header(data, limits.max_source_pixels)
+    header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     deadline.check("decode")
-    image = source.decode(fmt, header, data)
-    info = SourceInfo(format=fmt, width=image.width, height=image.height)
-    context = operations.Context(load_upload=load_upload)
-    return info, [_render_output(image, output, limits, deadline, context) for output in outputs]
+    decoded = source.decode(header)
+    first = decoded[0].image
+    info = SourceInfo(format=header.format, width=first.width, height=frames.frame_height(first))
+    context = operations.Context(load_upload, limits.max_source_pixels, limits.max_frames)
+    return info, [
+        _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1)
+        for output in outputs
+        for page in decoded
+    ]
 
 
 def _render_output(
-    image: pyvips.Image, output: Output, limits: Limits, deadline: Deadline, context: operations.Context
+    page: source.Page,
+    output: Output,
+    limits: Limits,
+    deadline: Deadline,
+    context: operations.Context,
+    *,
+    numbered: bool,
 ) -> Rendered:
+    name = f"{output.name}-p{page.number}" if numbered else output.name
+    animates = output.format == "auto" or FORMATS[output.format].animation
+    layers = frames.split(page.image) if animates and frames.is_animated(page.image) else [frames.first(page.image)]
     # Each operation's result is held to the limit, as later steps compute it; with no operations the
     # output is the source as it is.
     for index, operation in enumerate(output.operations):
         step = f"operation {index} ({operation.type})"
-        deadline.check(f"{output.name}: {step}")
-        image = operations.apply(image, operation, context)
-        _check_dimensions(image, output.name, step, limits)
+        deadline.check(f"{name}: {step}")
+        layers = [operations.apply(layer, operation, context) for layer in layers]
+        _check_dimensions(layers, name, step, limits)
     if not output.operations:
-        _check_dimensions(image, output.name, "the source", limits)
-    deadline.check(f"{output.name}: encode")
-    fmt = OUTPUTS[output.format]
+        _check_dimensions(layers, name, "the source", limits)
+    image = frames.join(layers, like=page.image) if len(layers) > 1 else layers[0]
+    encoded = encode.encode(image, output, deadline, name)
+    fmt = FORMATS[encoded.format]
     return Rendered(
-        name=output.name,
+        name=name,
         format=fmt.name,
-        width=image.width,
-        height=image.height,
-        data=encode.encode(image, output),
+        width=encoded.width,
+        height=encoded.height,
+        data=encoded.data,
         content_type=fmt.content_type,
         extension=fmt.extension,
+        page=page.number if numbered else None,
     )
 
 
-def _check_dimensions(image: pyvips.Image, name: str, made_by: str, limits: Limits) -> None:
-    if max(image.width, image.height) > limits.max_output_dimension:
-        raise TooManyPixelsError(
-            f"output '{name}': {made_by} gives {image.width}x{image.height} pixels, "
-            f"above the limit of {limits.max_output_dimension} per side"
-        )
+def _check_dimensions(layers: list[pyvips.Image], name: str, made_by: str, limits: Limits) -> None:
+    for image in layers:
+        if max(image.width, image.height) > limits.max_output_dimension:
+            raise TooManyPixelsError(
+                f"output '{name}': {made_by} gives {image.width}x{image.height} pixels, "
+                f"above the limit of {limits.max_output_dimension} per side"
+            )

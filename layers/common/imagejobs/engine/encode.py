@@ -1,27 +1,97 @@
-"""Encoding one output: metadata stripped, JPEG flattened onto white."""
+"""Encoding one output: the format (`auto` picks), the quality (`auto` searches), then `max_bytes` (searches).
+
+- `format: auto`: each of avif, webp, jpeg that the image allows (jpeg only without alpha,
+  webp alone for an animation) is encoded, and the smallest wins.
+- `quality: auto`: a binary search for the lowest quality whose SSIM against the unencoded
+  image is at least `min_ssim` (`outputs.DEFAULT_MIN_SSIM` by default); about 7 encodes.
+- `max_bytes`: when the output is larger, a binary search for the highest lower quality that
+  fits; `target_size_unreachable` when not even quality 1 does.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pyvips
 
-from imagejobs.errors import TooManyPixelsError
-from imagejobs.outputs import Output
+from imagejobs.deadline import Deadline
+from imagejobs.engine import codecs, frames, similarity
+from imagejobs.engine.source import HeifReader
+from imagejobs.errors import TargetSizeUnreachableError
+from imagejobs.formats import AUTO_CANDIDATES, FORMATS
+from imagejobs.outputs import DEFAULT_MIN_SSIM, Output
 
-DEFAULT_QUALITY = 80
-_WEBP_MAX_SIDE = 16383  # the WebP format's own limit
+
+@dataclass(frozen=True)
+class Encoded:
+    format: str
+    data: bytes
+    width: int  # of one frame; of the largest icon of an ICO
+    height: int
 
 
-def encode(image: pyvips.Image, output: Output) -> bytes:
-    quality = output.quality or DEFAULT_QUALITY
-    if output.format == "jpeg":
-        if image.hasalpha():
-            image = image.flatten(background=[255, 255, 255])
-        return image.jpegsave_buffer(Q=quality, optimize_coding=True, keep="none")
-    if output.format == "webp":
-        if max(image.width, image.height) > _WEBP_MAX_SIDE:
-            raise TooManyPixelsError(
-                f"output '{output.name}': WebP holds at most {_WEBP_MAX_SIDE} pixels per side, "
-                f"not {image.width}x{image.height}"
-            )
-        return image.webpsave_buffer(Q=quality, keep="none")
-    return image.pngsave_buffer(keep="none")
+def encode(image: pyvips.Image, output: Output, deadline: Deadline, name: str) -> Encoded:
+    """`name` is the output's as the client will see it, for the time budget's message."""
+    if output.format != "auto":
+        return _encode_as(output.format, image, output, deadline, name)
+    if frames.is_animated(image):
+        candidates: tuple[str, ...] = ("webp",)
+    else:
+        candidates = tuple(f for f in AUTO_CANDIDATES if FORMATS[f].alpha or not image.hasalpha())
+    encodings = (_encode_as(fmt, image, output, deadline, name) for fmt in candidates)
+    return min(encodings, key=lambda encoded: len(encoded.data))
+
+
+def _encode_as(fmt: str, image: pyvips.Image, output: Output, deadline: Deadline, name: str) -> Encoded:
+    def at(quality: int) -> bytes:
+        deadline.check(f"{name}: encode as {fmt} at quality {quality}")
+        return codecs.encode(fmt, image, output, quality)
+
+    if output.quality == "auto":
+        quality, data = _lowest_similar(fmt, image, at, output.min_ssim or DEFAULT_MIN_SSIM)
+    else:
+        quality = output.quality or FORMATS[fmt].default_quality or 0
+        data = at(quality)
+    if output.max_bytes is not None and len(data) > output.max_bytes:
+        data = _highest_fitting(at, quality, len(data), output.max_bytes, name)
+    if fmt == "ico":
+        side = max(output.sizes or codecs.ICO_SIZES)
+        return Encoded(fmt, data, side, side)
+    return Encoded(fmt, data, image.width, frames.frame_height(image))
+
+
+def _lowest_similar(fmt: str, image: pyvips.Image, at: Callable[[int], bytes], min_ssim: float) -> tuple[int, bytes]:
+    """The lowest quality (and its bytes) whose first frame keeps `min_ssim`; 100 if none does."""
+    reference = frames.first(image)
+    low, high, found = 1, 99, (100, b"")
+    while low <= high:
+        middle = (low + high) // 2
+        data = at(middle)
+        if similarity.ssim(reference, _decoded(fmt, data)) >= min_ssim:
+            found, high = (middle, data), middle - 1
+        else:
+            low = middle + 1
+    quality, data = found
+    return quality, data or at(quality)
+
+
+def _highest_fitting(at: Callable[[int], bytes], above: int, size: int, max_bytes: int, name: str) -> bytes:
+    """The bytes at the highest quality below `above` (which gave `size` bytes) that fit in `max_bytes`."""
+    low, high, fitting, smallest = 1, above - 1, b"", size
+    while low <= high:
+        middle = (low + high) // 2
+        data = at(middle)
+        if len(data) <= max_bytes:
+            fitting, low = data, middle + 1
+        else:
+            smallest, high = len(data), middle - 1
+    if not fitting:
+        raise TargetSizeUnreachableError(
+            f"output '{name}': {smallest} bytes at the lowest quality, above max_bytes {max_bytes}"
+        )
+    return fitting
+
+
+def _decoded(fmt: str, data: bytes) -> pyvips.Image:
+    return HeifReader(data).load(0) if fmt == "heic" else pyvips.Image.new_from_buffer(data, "")

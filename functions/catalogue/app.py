@@ -1,0 +1,31 @@
+"""GET /v1/formats, /v1/operations, /v1/presets: the catalogues, public (they hold no tenant data)."""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagejobs import api, catalogue
+from imagejobs.observability import logger, tracer
+
+app = APIGatewayRestResolver(enable_validation=True)
+api.install_error_handlers(app)
+
+
+@app.get("/formats", summary="The formats read and written, and their options", description=catalogue.PUBLIC)
+def formats() -> catalogue.FormatCatalogue:
+    return catalogue.format_catalogue()
+
+
+@app.get("/operations", summary="The operations, each with its JSON schema", description=catalogue.PUBLIC)
+def operations() -> catalogue.OperationCatalogue:
+    return catalogue.operation_catalogue()
+
+
+@app.get("/presets", summary="The presets, with the outputs they stand for", description=catalogue.PUBLIC)
+def presets() -> catalogue.PresetCatalogue:
+    return catalogue.preset_catalogue()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

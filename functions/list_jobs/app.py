@@ -1,0 +1,29 @@
+"""GET /v1/jobs: the tenant's jobs, newest first, by status, a page at a time."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagejobs import api, jobs
+from imagejobs.models import JobList, JobStatus
+from imagejobs.observability import logger, tracer
+
+app = APIGatewayRestResolver(enable_validation=True)
+api.install_error_handlers(app)
+
+
+@app.get("/jobs")
+def list_jobs(
+    status: Annotated[JobStatus | None, Query(description="only jobs in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="jobs per page")] = 20,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")] = None,
+) -> JobList:
+    return jobs.list_jobs(api.tenant_id(app), status, limit, cursor)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,69 @@
+"""PDF in and out with pymupdf, which this module alone imports: only PDF jobs pay for loading it."""
+
+from __future__ import annotations
+
+import math
+
+import pymupdf
+import pyvips
+
+from imagejobs.engine.source import Reader
+from imagejobs.errors import CorruptImageError, UnsupportedFormatError
+
+DEFAULT_DPI = 150
+_POINTS_PER_INCH = 72
+
+
+class PdfReader(Reader):
+    """Pages rendered at `dpi` on white; without a `dpi`, at 150 or lower if the pages would not fit the limit."""
+
+    def __init__(self, data: bytes, dpi: int | None) -> None:
+        try:
+            self._document = pymupdf.open(stream=data, filetype="pdf")
+        except pymupdf.FileDataError as error:
+            raise CorruptImageError("the pdf cannot be read") from error
+        if self._document.needs_pass:
+            raise UnsupportedFormatError("the pdf is password-protected")
+        self.page_count = self._document.page_count
+        if self.page_count == 0:
+            raise CorruptImageError("the pdf has no pages")
+        self._dpi: float = dpi or DEFAULT_DPI
+        self._chosen = dpi is not None
+
+    def fit(self, indices: list[int], max_pixels: int) -> None:
+        if self._chosen:
+            return
+        points = sum(self._page(index).rect.width * self._page(index).rect.height for index in indices)
+        fitting = _POINTS_PER_INCH * math.sqrt(max_pixels / points) if points else DEFAULT_DPI
+        self._dpi = min(DEFAULT_DPI, math.floor(fitting * 100) / 100)
+
+    def size(self, index: int) -> tuple[int, int]:
+        box = (self._page(index).rect * self._matrix).irect
+        return box.width, box.height
+
+    def load(self, index: int) -> pyvips.Image:
+        try:
+            pixmap = self._page(index).get_pixmap(matrix=self._matrix, alpha=False)
+        except (RuntimeError, pymupdf.mupdf.FzErrorBase) as error:  # pymupdf's own and MuPDF's
+            raise CorruptImageError(f"page {index + 1} of the pdf cannot be rendered") from error
+        return pyvips.Image.new_from_memory(pixmap.samples, pixmap.width, pixmap.height, pixmap.n, "uchar").copy(
+            interpretation="srgb"
+        )
+
+    @property
+    def _matrix(self) -> pymupdf.Matrix:
+        return pymupdf.Matrix(self._dpi / _POINTS_PER_INCH, self._dpi / _POINTS_PER_INCH)
+
+    def _page(self, index: int) -> pymupdf.Page:
+        try:
+            return self._document.load_page(index)
+        except (RuntimeError, pymupdf.mupdf.FzErrorBase) as error:  # pymupdf's own and MuPDF's
+            raise CorruptImageError(f"page {index + 1} of the pdf cannot be read") from error
+
+
+def write_pdf(image_data: bytes, width: int, height: int) -> bytes:
+    """One page of width x height points (one point per pixel) showing an encoded JPEG or PNG; no metadata."""
+    document = pymupdf.open()
+    page = document.new_page(width=width, height=height)
+    page.insert_image(page.rect, stream=image_data)
+    return document.tobytes(garbage=3, deflate=True)

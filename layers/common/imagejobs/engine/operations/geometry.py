@@ -1,0 +1,147 @@
+"""Steps that change the canvas: resize, crop, rotate, flip, pad, trim."""
+
+from __future__ import annotations
+
+import math
+
+import pyvips
+
+from imagejobs.engine.operations._base import (
+    COMPASS,
+    Context,
+    blurred,
+    check_size,
+    ink,
+    length,
+    overlay,
+    pixels,
+    place,
+    srgb,
+    step,
+)
+from imagejobs.pipeline import Crop, Flip, Pad, Resize, Rotate, SmartGravity, Trim, rgba
+
+_BACKDROP_SHRINK = 16  # blur_background blurs a copy this many times smaller, then scales it up: fast at any size
+_BACKDROP_SIGMA = 2.0
+
+
+def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(the size to scale a widthxheight image to, the size of the result) for a resize, as sharp does.
+
+    One side given: the other follows the aspect ratio. Both given: `fill` stretches to them,
+    `inside` fits within them, `contain` and `blur_background` fit within them and fill the rest
+    of exactly them, `cover` fills them and crops the overflow, `outside` covers them uncropped.
+    `without_enlargement` caps each scale at 1, so a small source is never scaled up: `cover`
+    then crops to at most the target, `contain` still pads to exactly the target. Percentages
+    are of the image's width and height.
+    """
+    target_width = length(op.width, width) if op.width is not None else None
+    target_height = length(op.height, height) if op.height is not None else None
+    hscale = target_width / width if target_width else math.inf
+    vscale = target_height / height if target_height else math.inf
+    fit = op.fit if target_width and target_height else "inside"
+    if fit in ("cover", "outside"):
+        hscale = vscale = max(hscale, vscale)
+    elif fit in ("contain", "inside", "blur_background"):
+        hscale = vscale = min(hscale, vscale)
+    if op.without_enlargement:
+        hscale, vscale = min(hscale, 1.0), min(vscale, 1.0)
+    scaled = (max(1, int(width * hscale + 0.5)), max(1, int(height * vscale + 0.5)))
+    target = (target_width or scaled[0], target_height or scaled[1])
+    if fit == "cover":
+        return scaled, (min(scaled[0], target[0]), min(scaled[1], target[1]))
+    if fit in ("contain", "blur_background"):
+        return scaled, target
+    return scaled, scaled
+
+
+@step(Resize)
+def resize(image: pyvips.Image, op: Resize, _: Context) -> pyvips.Image:
+    (width, height), box = resize_geometry(image.width, image.height, op)
+    check_size(width, height, "resize")
+    source = image
+    if (width, height) != (image.width, image.height):
+        # thumbnail_image: lanczos3 with premultiplied alpha, to exactly this size
+        image = image.thumbnail_image(width, height=height, size="force")
+    if box == (width, height):
+        return image
+    if box[0] <= width and box[1] <= height:
+        return _cut(image, box, op.position)
+    if op.fit == "blur_background":
+        return _over_blurred_copy(source, image, box, op.position)
+    image, background = ink(image, op.background)
+    return image.gravity(COMPASS[_placing(op.position)], *box, extend="background", background=background)
+
+
+def _placing(position: SmartGravity) -> str:
+    """Where to place an image: the smart positions only choose what a crop keeps, and place at the centre."""
+    return position if position in COMPASS else "centre"
+
+
+def _cut(image: pyvips.Image, box: tuple[int, int], gravity: SmartGravity) -> pyvips.Image:
+    """The box-sized part of the image at a compass point, or its most interesting part."""
+    if gravity in {"entropy", "attention"}:
+        return image.smartcrop(*box, interesting=gravity)
+    return image.gravity(COMPASS[gravity], *box)
+
+
+def _over_blurred_copy(
+    source: pyvips.Image, image: pyvips.Image, box: tuple[int, int], position: SmartGravity
+) -> pyvips.Image:
+    """`image` placed in the box, over a blurred copy of `source` covering the box."""
+    small = (max(1, box[0] // _BACKDROP_SHRINK), max(1, box[1] // _BACKDROP_SHRINK))
+    backdrop = blurred(source.thumbnail_image(small[0], height=small[1], crop="centre"), _BACKDROP_SIGMA)
+    backdrop = backdrop.thumbnail_image(box[0], height=box[1], size="force")
+    return overlay(backdrop, image, *place(backdrop, image, _placing(position)))
+
+
+@step(Crop)
+def crop(image: pyvips.Image, op: Crop, _: Context) -> pyvips.Image:
+    """The region at x, y or at the gravity, cut to the image (so at least 1x1 pixels)."""
+    width = min(length(op.width, image.width), image.width)
+    height = min(length(op.height, image.height), image.height)
+    if op.x is None or op.y is None:
+        return _cut(image, (width, height), op.gravity or "centre")
+    x = min(pixels(op.x, image.width), image.width - 1)
+    y = min(pixels(op.y, image.height), image.height - 1)
+    return image.crop(x, y, min(width, image.width - x), min(height, image.height - y))
+
+
+@step(Rotate)
+def rotate(image: pyvips.Image, op: Rotate, _: Context) -> pyvips.Image:
+    """Clockwise; multiples of 90° move pixels losslessly, other angles fill the corners."""
+    angle = op.angle % 360
+    if angle % 90 == 0:
+        return image.rot(f"d{int(angle)}")
+    image, background = ink(image, op.background)
+    return image.rotate(angle, background=background)
+
+
+@step(Flip)
+def flip(image: pyvips.Image, op: Flip, _: Context) -> pyvips.Image:
+    if op.direction in ("horizontal", "both"):
+        image = image.fliphor()
+    if op.direction in ("vertical", "both"):
+        image = image.flipver()
+    return image
+
+
+@step(Pad)
+def pad(image: pyvips.Image, op: Pad, _: Context) -> pyvips.Image:
+    top, bottom = pixels(op.top, image.height), pixels(op.bottom, image.height)
+    left, right = pixels(op.left, image.width), pixels(op.right, image.width)
+    width, height = image.width + left + right, image.height + top + bottom
+    check_size(width, height, "pad")
+    image, background = ink(image, op.background)
+    return image.embed(left, top, width, height, extend="background", background=background)
+
+
+@step(Trim)
+def trim(image: pyvips.Image, op: Trim, _: Context) -> pyvips.Image:
+    """Cuts away the border of pixels within `threshold` of the background; a flat image is kept whole."""
+    probe = srgb(image)
+    background = list(rgba(op.background)[:3]) if op.background else probe.getpoint(0, 0)[:3]
+    left, top, width, height = probe.find_trim(threshold=op.threshold, background=background)
+    if not width or not height:
+        return image
+    return image.crop(left, top, width, height)

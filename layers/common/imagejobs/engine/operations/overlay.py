@@ -1,0 +1,81 @@
+"""Steps that draw over the image or under it: text, watermark, flatten."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import pyvips
+
+from imagejobs.engine import source
+from imagejobs.engine.operations._base import (
+    Context,
+    check_size,
+    length,
+    overlay,
+    place,
+    srgb,
+    step,
+    translucent,
+)
+from imagejobs.errors import CorruptImageError, TooManyPixelsError, UnsupportedFormatError
+from imagejobs.pipeline import FONTS, Flatten, Text, Watermark, rgba
+
+FONTS_DIR = Path(__file__).resolve().parents[2] / "fonts"
+
+
+@step(Text)
+def text(image: pyvips.Image, op: Text, _: Context) -> pyvips.Image:
+    """The text in a bundled font, wrapped at the image's width, placed at the gravity and offsets."""
+    family, file = FONTS[op.font]
+    mask = pyvips.Image.text(
+        html.escape(op.text, quote=False),  # libvips reads Pango markup: the text is shown as written
+        font=f"{family} {op.size}",
+        fontfile=str(FONTS_DIR / file),
+        dpi=72,  # so a point is a pixel
+        width=image.width,
+        wrap="word-char",
+        align="low" if "west" in op.gravity else "high" if "east" in op.gravity else "centre",
+    )
+    red, green, blue, alpha = rgba(op.color)
+    opacity = op.opacity * alpha / 255
+    layer = mask.new_from_image([red, green, blue]).bandjoin(mask * opacity).cast("uchar").copy(interpretation="srgb")
+    return overlay(image, layer, *place(image, layer, op.gravity, op.offset_x, op.offset_y))
+
+
+@step(Watermark)
+def watermark(image: pyvips.Image, op: Watermark, context: Context) -> pyvips.Image:
+    """Another upload over the image; `width`/`height` scale it to fit within them (percentages: of the image)."""
+    mark = _mark(context, op.upload_id)
+    if op.width is not None or op.height is not None:
+        scale = min(
+            length(op.width, image.width) / mark.width if op.width is not None else math.inf,
+            length(op.height, image.height) / mark.height if op.height is not None else math.inf,
+        )
+        width, height = max(1, round(mark.width * scale)), max(1, round(mark.height * scale))
+        check_size(width, height, "watermark")
+        mark = mark.thumbnail_image(width, height=height, size="force")
+    layer = translucent(mark, op.opacity)
+    return overlay(image, layer, *place(image, layer, op.gravity, op.offset_x, op.offset_y))
+
+
+def _mark(context: Context, upload_id: str) -> pyvips.Image:
+    """The upload decoded as a source is (same checks, same error codes), once per render; its first frame."""
+    if (mark := context.marks.get(upload_id)) is None:
+        data = context.load_upload(upload_id)
+        try:
+            mark = source.decode(source.read_header(data, context.max_source_pixels, context.max_frames))[0].image
+        except (CorruptImageError, UnsupportedFormatError, TooManyPixelsError) as error:
+            raise type(error)(f"watermark {upload_id}: {error.message}") from error
+        if mark.get_typeof("page-height"):  # an animation's frames, stacked
+            mark = mark.crop(0, 0, mark.width, mark.get("page-height"))
+        context.marks[upload_id] = mark
+    return mark
+
+
+@step(Flatten)
+def flatten(image: pyvips.Image, op: Flatten, _: Context) -> pyvips.Image:
+    if not image.hasalpha():
+        return image
+    return srgb(image).flatten(background=list(rgba(op.background)[:3])).cast(image.format)
