@@ -66,14 +66,21 @@ def create_upload(tenant_id: str, request: UploadRequest) -> UploadForm:
     return _new_upload(tenant_id, request, path="")
 
 
+def _check_url(url: str | None, path: str) -> None:
+    """The URL's form, now (its addresses are checked when it is used: they can change)."""
+    if url is None:
+        return
+    try:
+        net.parse(url, allow_loopback=get_settings().allow_loopback_urls)
+    except net.UnsafeUrlError as error:
+        raise RequestValidationError(
+            f"{path} is not allowed: {error.message}", details=[{"path": path, "message": error.message}]
+        ) from error
+
+
 def _check_request(request: JobRequest) -> None:
-    if request.callback_url is not None:
-        try:
-            net.parse(request.callback_url, allow_loopback=get_settings().allow_loopback_urls)
-        except net.UnsafeUrlError as error:
-            raise RequestValidationError(
-                "callback_url is not allowed", details=[{"path": "callback_url", "message": error.message}]
-            ) from error
+    _check_url(request.source.url, "source.url")
+    _check_url(request.callback_url, "callback_url")
     if len(json.dumps(request.metadata, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
         raise RequestValidationError(
             "metadata is too large",
@@ -105,7 +112,7 @@ def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
     created = now()
     job_id = new_id("job")
     upload_id = request.source.upload_id
-    landed = False
+    landed = request.source.url is not None  # a URL is there to fetch: the job can start now
     if upload_id is not None:
         upload = repository.get_upload(tenant_id, upload_id)
         if upload is None:
@@ -120,7 +127,7 @@ def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
         request=request,
         created_at=created,
         expires_at=created + timedelta(seconds=request.ttl_seconds),
-        source=StoredSource(upload_id=upload_id or ""),
+        source=StoredSource(upload_id=upload_id, url=request.source.url),
         callback=StoredCallback(url=request.callback_url) if request.callback_url else None,
     )
     form = None
@@ -130,7 +137,11 @@ def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
         repository.put_new_job(job)
     else:
         repository.put_new_job(job)
-        if job.status == "awaiting_upload" and not repository.wait_for_upload(tenant_id, job.source.upload_id, job_id):
+        if (
+            upload_id
+            and job.status == "awaiting_upload"
+            and not repository.wait_for_upload(tenant_id, upload_id, job_id)
+        ):
             job = repository.save_job(job.model_copy(update={"status": "queued"}))
         if job.status == "queued":
             enqueue(job)

@@ -34,10 +34,16 @@ class UploadRequest(Strict):
 
 
 class Source(Strict):
-    """Exactly one of: an earlier upload, or a new upload the job waits for."""
+    """Exactly one of: an earlier upload, a new upload the job waits for, or a URL to fetch."""
 
     upload_id: str | None = Field(default=None, pattern=r"^upl_[0-9A-Z]{26}$")
     upload: UploadRequest | None = None
+    url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="An https URL the service fetches: at most 5 redirects, each to a public address, and no "
+        "more bytes than an upload may have. Failures end the job with `source_fetch_failed`.",
+    )
     pages: str | None = Field(
         default=None,
         max_length=200,
@@ -64,8 +70,8 @@ class Source(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
-        if (self.upload_id is None) == (self.upload is None):
-            raise ValueError("give exactly one of upload_id or upload")
+        if [self.upload_id, self.upload, self.url].count(None) != 2:
+            raise ValueError("give exactly one of upload_id, upload or url")
         return self
 
 
@@ -113,7 +119,8 @@ class UploadForm(BaseModel):
 
 
 class SourceDocument(BaseModel):
-    upload_id: str
+    upload_id: str | None = None
+    url: str | None = None
     format: str | None = None
     width: int | None = None
     height: int | None = None

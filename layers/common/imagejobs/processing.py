@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, TypeAdapter
 
-from imagejobs import engine, events, jobs, repository, storage
+from imagejobs import engine, events, jobs, net, repository, storage
 from imagejobs.deadline import Deadline
 from imagejobs.errors import JobError, SourceNotFoundError
 from imagejobs.observability import logger, metrics
-from imagejobs.records import JobRecord, StoredError, StoredOutput, StoredSource, UploadRecord, now
+from imagejobs.records import JobRecord, StoredError, StoredOutput, now
 from imagejobs.settings import get_settings
 
 
@@ -99,21 +99,26 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
         max_frames=settings.max_animation_frames,
     )
 
-    def load_upload(upload_id: str) -> tuple[UploadRecord, bytes]:
+    def load_upload(upload_id: str) -> bytes:
         """One of the job's tenant's uploads (the source, a watermark): never another tenant's."""
         upload = repository.get_upload(job.tenant_id, upload_id)
         if upload is None:
             raise SourceNotFoundError(f"upload {upload_id} does not exist or has expired")
-        return upload, storage.read_upload(upload)
+        return storage.read_upload(upload)
 
     try:
-        upload, data = load_upload(job.source.upload_id)
+        if job.source.url is not None:
+            data = net.fetch(
+                job.source.url, max_bytes=settings.upload_max_bytes, allow_loopback=settings.allow_loopback_urls
+            ).data
+        else:
+            data = load_upload(job.source.upload_id or "")
         source, rendered = engine.render(
             data,
             job.request.outputs,
             limits,
             deadline,
-            load_upload=lambda upload_id: load_upload(upload_id)[1],
+            load_upload=load_upload,
             pages=job.request.source.pages,
             dpi=job.request.source.dpi,
         )
@@ -138,8 +143,8 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
                 "status": "succeeded",
                 "finished_at": now(),
                 "outputs": outputs,
-                "source": StoredSource(
-                    upload_id=upload.id, format=source.format, width=source.width, height=source.height, bytes=len(data)
+                "source": job.source.model_copy(
+                    update={"format": source.format, "width": source.width, "height": source.height, "bytes": len(data)}
                 ),
             }
         )

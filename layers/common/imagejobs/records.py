@@ -17,7 +17,8 @@ def now() -> datetime:
 
 
 class StoredSource(BaseModel):
-    upload_id: str
+    upload_id: str | None = None
+    url: str | None = None
     format: str | None = None
     width: int | None = None
     height: int | None = None
