@@ -7,7 +7,7 @@ import json
 import re
 from datetime import timedelta
 
-from imagejobs import net, presets, repository, storage
+from imagejobs import idempotency, net, presets, repository, storage
 from imagejobs.aws import client
 from imagejobs.errors import (
     ConflictError,
@@ -105,8 +105,21 @@ def _with_outputs(request: JobRequest) -> JobRequest:
     return request.model_copy(update={"outputs": presets.expand(request.preset)})
 
 
-def create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
-    """Records the job and starts it now, or when its upload lands."""
+def create_job(tenant_id: str, request: JobRequest, idempotency_key: str | None = None) -> CreatedJobDocument:
+    """Records the job and starts it now, or when its upload lands; once per Idempotency-Key."""
+    if idempotency_key is not None:
+        answer = idempotency.once(
+            "jobs",
+            tenant_id,
+            idempotency_key,
+            request.model_dump(mode="json"),
+            lambda: _create_job(tenant_id, request).model_dump(mode="json"),
+        )
+        return CreatedJobDocument.model_validate(answer)
+    return _create_job(tenant_id, request)
+
+
+def _create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
     request = _with_outputs(request)
     _check_request(request)
     created = now()

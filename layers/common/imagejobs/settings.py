@@ -12,6 +12,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     table_name: str = Field(alias="TABLE_NAME")
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
     bucket_name: str = Field(alias="BUCKET_NAME")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")

@@ -1,0 +1,68 @@
+"""Idempotency-Key: a request repeated with the same key (and body) gets the first answer again.
+
+Powertools' idempotency utility keeps the answers in their own table for a day. The key is scoped
+by tenant, so two tenants' keys never meet; the body is validated, so a key reused with another
+body is a 409 rather than a silent replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from imagejobs.aws import client
+from imagejobs.errors import ConflictError
+from imagejobs.settings import get_settings
+
+KEEP_SECONDS = 86400
+
+
+@cache
+def _store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name, boto3_client=client("dynamodb"))
+
+
+_CONFIG = IdempotencyConfig(
+    event_key_jmespath="[tenant_id, key]",
+    payload_validation_jmespath="body",
+    expires_after_seconds=KEEP_SECONDS,
+    raise_on_no_idempotency_key=True,
+)
+
+
+def register_lambda_context(context: Any) -> None:
+    """Lets a request still in progress expire with the invocation, should the function time out."""
+    _CONFIG.register_lambda_context(context)
+
+
+def once(
+    scope: str, tenant_id: str, key: str, body: dict[str, Any], make: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """`make()`'s answer, made at most once per tenant, scope and key; replayed after that."""
+
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=_store(), config=_CONFIG, key_prefix=f"imagejobs.{scope}"
+    )
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        return make()
+
+    try:
+        return run(request={"tenant_id": tenant_id, "key": key, "body": body})
+    except IdempotencyValidationError as error:
+        raise ConflictError(
+            "this Idempotency-Key was used with another body",
+            details=[{"path": "Idempotency-Key", "message": "reused with another body"}],
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise ConflictError("a request with this Idempotency-Key is still being handled; try again") from error
