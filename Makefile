@@ -41,6 +41,12 @@ lint: $(VENV)/.installed  ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+.PHONY: bench
+bench: $(VENV)/.installed  ## sharp, Pillow and the engine side by side (~6 min); writes bench/results/latest.md
+	@command -v npm >/dev/null || { echo "make bench needs node (>= 20.9) and npm, for sharp" >&2; exit 1; }
+	test -d bench/node_modules/sharp || npm ci --prefix bench --no-audit --no-fund
+	$(PY) bench/run.py
+
 build: $(VENV)/.installed $(SAM_VENV)/.installed  ## sam build for ARCH (arm64 | x86_64), no Docker
 	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from standardwebhooks import Webhook
 
-from imagejobs import jobs, net, repository
+from imagejobs import batches, jobs, net, repository
 from imagejobs.aws import client
-from imagejobs.events import BusEvent, JobEventDetail
+from imagejobs.events import BATCH_COMPLETED, BatchEventDetail, BusEvent, JobEventDetail
 from imagejobs.observability import logger
 from imagejobs.records import JobRecord, StoredCallback, now
 from imagejobs.settings import get_settings
@@ -58,34 +59,67 @@ def handle(body: str, attempt: int, receipt_handle: str) -> None:
         raise RetryLaterError(f"callback attempt {attempt} failed; next in {delay} s")
 
 
-def deliver(event: BusEvent, attempt: int) -> int | None:
-    """Delivers the event once and records the outcome in the job; the delay before the next
-    attempt, or None when there is none to make (delivered, refused for good, or nothing to do).
-    """
+@dataclass(frozen=True)
+class Subject:
+    """What a callback tells about: its payload, where it goes, and where its delivery is recorded."""
+
+    tenant_id: str
+    payload: dict[str, object]
+    url: str
+    record: Callable[[str, int], None]  # (status, attempts)
+
+
+def _subject(event: BusEvent) -> Subject | None:
+    if event.detail_type == BATCH_COMPLETED:
+        batch_detail = BatchEventDetail.model_validate(event.detail)
+        batch = repository.get_batch(batch_detail.tenant_id, batch_detail.batch_id)
+        if batch is None or batch.callback is None:
+            return None
+        callback = batch.callback
+
+        def record_batch(status: str, attempts: int) -> None:
+            update = callback.model_copy(update={"status": status, "attempts": attempts})
+            repository.set_batch_fields(batch.tenant_id, batch.id, callback=update.model_dump())
+
+        data = batches.document(batch).model_dump(mode="json")
+        return Subject(batch.tenant_id, {"type": "batch.completed", "data": data}, callback.url, record_batch)
     detail = JobEventDetail.model_validate(event.detail)
     job = repository.get_job(detail.tenant_id, detail.job_id)
-    tenant = repository.get_tenant(detail.tenant_id)
-    if job is None or job.callback is None or tenant is None:
-        logger.info("nothing to deliver", extra={"job_id": detail.job_id})
+    if job is None or job.callback is None:
         return None
-    body = json.dumps(
-        {"type": f"job.{job.status}", "data": jobs.document(job).model_dump(mode="json")}, separators=(",", ":")
-    )
-    result = _post(job.callback.url, body, signed_headers(tenant.webhook_secret, f"msg_{event.id}", body))
+    url = job.callback.url
+
+    def record_job(status: str, attempts: int) -> None:
+        def change(current: JobRecord) -> JobRecord:
+            callback = (current.callback or StoredCallback(url=url)).model_copy(
+                update={"status": status, "attempts": attempts}
+            )
+            return current.model_copy(update={"callback": callback})
+
+        repository.update_job(job.tenant_id, job.id, change)
+
+    data = jobs.document(job).model_dump(mode="json")
+    return Subject(job.tenant_id, {"type": f"job.{job.status}", "data": data}, url, record_job)
+
+
+def deliver(event: BusEvent, attempt: int) -> int | None:
+    """Delivers the event once and records the outcome in its job or batch; the delay before the
+    next attempt, or None when there is none to make (delivered, refused for good, nothing to do).
+    """
+    subject = _subject(event)
+    tenant = repository.get_tenant(subject.tenant_id) if subject else None
+    if subject is None or tenant is None:
+        logger.info("nothing to deliver", extra={"event": event.id})
+        return None
+    body = json.dumps(subject.payload, separators=(",", ":"))
+    result = _post(subject.url, body, signed_headers(tenant.webhook_secret, f"msg_{event.id}", body))
     settings = get_settings()
     last = attempt >= settings.callback_max_attempts
     status = "delivered" if result.delivered else "failed" if result.final or last else "pending"
     logger.info(
-        "callback attempt", extra={"job_id": job.id, "attempt": attempt, "status": status, "outcome": result.outcome}
+        "callback attempt", extra={"event": event.id, "attempt": attempt, "status": status, "outcome": result.outcome}
     )
-
-    def record(current: JobRecord) -> JobRecord:
-        callback = current.callback or StoredCallback(url=job.callback.url)  # type: ignore[union-attr]
-        return current.model_copy(
-            update={"callback": callback.model_copy(update={"status": status, "attempts": attempt})}
-        )
-
-    repository.update_job(job.tenant_id, job.id, record)
+    subject.record(status, attempt)
     if status == "pending":
         scheduled = settings.callback_retry_delays[min(attempt, len(settings.callback_retry_delays)) - 1]
         return min(max(scheduled, result.retry_after or 0), SQS_LONGEST_DELAY)

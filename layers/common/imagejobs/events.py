@@ -7,11 +7,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from imagejobs.aws import client
-from imagejobs.records import JobRecord, StoredError, StoredOutput, StoredSource
+from imagejobs.records import BatchRecord, JobRecord, StoredError, StoredOutput, StoredSource
 from imagejobs.settings import get_settings
 
 SOURCE = "imagejobs"
 JOB_DETAIL_TYPES = {"succeeded": "Job Succeeded", "failed": "Job Failed"}
+BATCH_COMPLETED = "Batch Completed"
 
 
 class PublishError(Exception):
@@ -25,6 +26,16 @@ class JobEventDetail(BaseModel):
     source: StoredSource
     outputs: list[StoredOutput]
     error: StoredError | None = None
+    metadata: dict[str, Any]
+    callback_url: str | None = None
+
+
+class BatchEventDetail(BaseModel):
+    tenant_id: str
+    batch_id: str
+    total: int
+    succeeded: int
+    failed: int
     metadata: dict[str, Any]
     callback_url: str | None = None
 
@@ -53,11 +64,28 @@ def publish_job(job: JobRecord) -> None:
         metadata=job.request.metadata,
         callback_url=job.callback.url if job.callback else None,
     )
+    _publish(JOB_DETAIL_TYPES[job.status], detail)
+
+
+def publish_batch(batch: BatchRecord) -> None:
+    detail = BatchEventDetail(
+        tenant_id=batch.tenant_id,
+        batch_id=batch.id,
+        total=len(batch.job_ids),
+        succeeded=len(batch.succeeded),
+        failed=len(batch.failed),
+        metadata=batch.metadata,
+        callback_url=batch.callback.url if batch.callback else None,
+    )
+    _publish(BATCH_COMPLETED, detail)
+
+
+def _publish(detail_type: str, detail: BaseModel) -> None:
     response = client("events").put_events(
         Entries=[
             {
                 "Source": SOURCE,
-                "DetailType": JOB_DETAIL_TYPES[job.status],
+                "DetailType": detail_type,
                 "Detail": detail.model_dump_json(exclude_none=True),
                 "EventBusName": get_settings().event_bus_name,
                 "Resources": [],

@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 from imagejobs import idempotency, net, presets, repository, storage
 from imagejobs.aws import client
@@ -66,7 +67,7 @@ def create_upload(tenant_id: str, request: UploadRequest) -> UploadForm:
     return _new_upload(tenant_id, request, path="")
 
 
-def _check_url(url: str | None, path: str) -> None:
+def check_url(url: str | None, path: str) -> None:
     """The URL's form, now (its addresses are checked when it is used: they can change)."""
     if url is None:
         return
@@ -78,14 +79,18 @@ def _check_url(url: str | None, path: str) -> None:
         ) from error
 
 
-def _check_request(request: JobRequest) -> None:
-    _check_url(request.source.url, "source.url")
-    _check_url(request.callback_url, "callback_url")
-    if len(json.dumps(request.metadata, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+def check_metadata(metadata: dict[str, Any]) -> None:
+    if len(json.dumps(metadata, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
         raise RequestValidationError(
             "metadata is too large",
             details=[{"path": "metadata", "message": f"at most {METADATA_MAX_BYTES} bytes as JSON"}],
         )
+
+
+def _check_request(request: JobRequest) -> None:
+    check_url(request.source.url, "source.url")
+    check_url(request.callback_url, "callback_url")
+    check_metadata(request.metadata)
 
 
 def _with_outputs(request: JobRequest) -> JobRequest:
@@ -113,35 +118,49 @@ def create_job(tenant_id: str, request: JobRequest, idempotency_key: str | None 
             tenant_id,
             idempotency_key,
             request.model_dump(mode="json"),
-            lambda: _create_job(tenant_id, request).model_dump(mode="json"),
+            lambda: create_prepared(tenant_id, *prepare(tenant_id, request)).model_dump(mode="json"),
         )
         return CreatedJobDocument.model_validate(answer)
-    return _create_job(tenant_id, request)
+    return create_prepared(tenant_id, *prepare(tenant_id, request))
 
 
-def _create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
+def prepare(tenant_id: str, request: JobRequest) -> tuple[JobRequest, UploadRecord | None]:
+    """The request checked and with its outputs (a preset expanded), and its earlier upload if it names one."""
     request = _with_outputs(request)
     _check_request(request)
-    created = now()
-    job_id = new_id("job")
     upload_id = request.source.upload_id
-    landed = request.source.url is not None  # a URL is there to fetch: the job can start now
-    if upload_id is not None:
-        upload = repository.get_upload(tenant_id, upload_id)
-        if upload is None:
-            raise SourceNotFoundError(
-                f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
-            )
-        landed = upload.received_at is not None
+    upload = repository.get_upload(tenant_id, upload_id) if upload_id is not None else None
+    if upload_id is not None and upload is None:
+        raise SourceNotFoundError(
+            f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
+        )
+    return request, upload
+
+
+def create_prepared(
+    tenant_id: str,
+    request: JobRequest,
+    upload: UploadRecord | None,
+    *,
+    batch_id: str | None = None,
+    job_id: str | None = None,
+) -> CreatedJobDocument:
+    """Records a prepared job and starts it now, or when its upload lands."""
+    created = now()
+    job_id = job_id or new_id("job")
+    upload_id = request.source.upload_id
+    # A URL is there to fetch: the job can start now; so can one whose upload has landed.
+    landed = request.source.url is not None or (upload is not None and upload.received_at is not None)
     job = JobRecord(
         tenant_id=tenant_id,
         id=job_id,
         status="queued" if landed else "awaiting_upload",
         request=request,
         created_at=created,
-        expires_at=created + timedelta(seconds=request.ttl_seconds),
+        expires_at=created + ttl(request),
         source=StoredSource(upload_id=upload_id, url=request.source.url),
         callback=StoredCallback(url=request.callback_url) if request.callback_url else None,
+        batch_id=batch_id,
     )
     form = None
     if request.source.upload is not None:
@@ -159,6 +178,10 @@ def _create_job(tenant_id: str, request: JobRequest) -> CreatedJobDocument:
         if job.status == "queued":
             enqueue(job)
     return CreatedJobDocument(**document(job).model_dump(), upload=form)
+
+
+def ttl(request: JobRequest) -> timedelta:
+    return timedelta(seconds=request.ttl_seconds)
 
 
 def enqueue(job: JobRecord) -> None:

@@ -175,3 +175,47 @@ class CreatedJobDocument(JobDocument):
     upload: UploadForm | None = Field(
         default=None, description="For an `upload` source: the form to send the image with."
     )
+
+
+# ---- batches -----------------------------------------------------------------------------------
+
+MAX_BATCH_JOBS = 100
+
+
+class BatchRequest(Strict):
+    jobs: list[JobRequest] = Field(min_length=1, max_length=MAX_BATCH_JOBS)
+    callback_url: str | None = Field(
+        default=None, max_length=2048, description="Receives `batch.completed` once every job has ended."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchCreated(BaseModel):
+    batch_id: str
+    job_ids: list[str]
+
+
+class BatchJob(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class BatchCounts(BaseModel):
+    total: int
+    awaiting_upload: int = 0
+    queued: int = 0
+    processing: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+class BatchDocument(BaseModel):
+    id: str
+    status: Literal["processing", "completed"]
+    created_at: datetime
+    completed_at: datetime | None = None
+    expires_at: datetime
+    counts: BatchCounts
+    jobs: list[BatchJob]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback: CallbackDocument | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, TypeAdapter
 
-from imagejobs import engine, events, jobs, net, repository, storage
+from imagejobs import batches, engine, events, jobs, net, repository, storage
 from imagejobs.deadline import Deadline
 from imagejobs.errors import JobError, SourceNotFoundError
 from imagejobs.observability import logger, metrics
@@ -88,7 +88,8 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool
         metrics.add_metric(name=f"Jobs{job.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if not job.notified:
         events.publish_job(job)
-        repository.save_job(job.model_copy(update={"notified": True}))
+        job = repository.save_job(job.model_copy(update={"notified": True}))
+    batches.job_ended(job)
 
 
 def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +60,7 @@ class JobRecord(BaseModel):
     error: StoredError | None = None
     attempts: int = 0
     callback: StoredCallback | None = None
+    batch_id: str | None = None
     notified: bool = False  # its Job Succeeded/Failed event was published
     version: int = 0
 
@@ -100,3 +101,21 @@ class ApiKeyRecord(BaseModel):
     def id(self) -> str:
         """The key's public name: safe to show and log, useless to authenticate with."""
         return f"key_{self.key_hash[:16]}"
+
+
+class BatchRecord(BaseModel):
+    tenant_id: str
+    id: str
+    job_ids: list[str]
+    created_at: datetime
+    expires_at: datetime  # that of its longest-lived job
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback: StoredCallback | None = None
+    succeeded: list[str] = Field(default_factory=list)  # the ids of its jobs that ended so
+    failed: list[str] = Field(default_factory=list)
+    completed_at: datetime | None = None
+    notified: bool = False  # its Batch Completed event was published
+
+    @property
+    def ended(self) -> int:
+        return len(self.succeeded) + len(self.failed)

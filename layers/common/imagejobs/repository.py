@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from imagejobs.aws import table
 from imagejobs.errors import ConflictError
-from imagejobs.records import ApiKeyRecord, JobRecord, TenantRecord, UploadRecord, now
+from imagejobs.records import ApiKeyRecord, BatchRecord, JobRecord, StoredCallback, TenantRecord, UploadRecord, now
 from imagejobs.settings import get_settings
 
 
@@ -127,6 +127,100 @@ def list_jobs(
 
 def delete_job(tenant_id: str, job_id: str) -> None:
     _table().delete_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"})
+
+
+# ---- batches -------------------------------------------------------------------------------------
+
+
+def _batch_key(tenant_id: str, batch_id: str) -> dict[str, str]:
+    return {"pk": _tenant_pk(tenant_id), "sk": f"BATCH#{batch_id}"}
+
+
+def put_new_batch(batch: BatchRecord) -> None:
+    _table().put_item(
+        Item={
+            **_batch_key(batch.tenant_id, batch.id),
+            "ttl": _epoch(batch.expires_at),
+            "data": batch.model_dump_json(),
+        },
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+
+
+def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
+    batch = BatchRecord.model_validate_json(item["data"])
+    return batch.model_copy(
+        update={
+            "succeeded": sorted(item.get("succeeded", ())),
+            "failed": sorted(item.get("failed", ())),
+            "completed_at": datetime.fromisoformat(item["completed_at"]) if "completed_at" in item else None,
+            "notified": bool(item.get("notified", False)),
+            "callback": StoredCallback.model_validate({**batch.callback.model_dump(), **item["callback"]})
+            if batch.callback and "callback" in item
+            else batch.callback,
+        }
+    )
+
+
+def get_batch(tenant_id: str, batch_id: str) -> BatchRecord | None:
+    item = _table().get_item(Key=_batch_key(tenant_id, batch_id), ConsistentRead=True).get("Item")
+    return None if item is None or _expired(item) else _batch_from_item(item)
+
+
+def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool) -> BatchRecord:
+    """Counts the job as ended (once, whatever is redelivered); the batch as it is now."""
+    ended, other = ("succeeded", "failed") if succeeded else ("failed", "succeeded")
+    item = _table().update_item(
+        Key=_batch_key(tenant_id, batch_id),
+        UpdateExpression=f"ADD {ended} :job DELETE {other} :job",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":job": {job_id}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    return _batch_from_item(item)
+
+
+def complete_batch(batch: BatchRecord) -> bool:
+    """Marks the batch completed, once: True for the caller that did."""
+    try:
+        _table().update_item(
+            Key=_batch_key(batch.tenant_id, batch.id),
+            UpdateExpression="SET completed_at = :at",
+            ConditionExpression="attribute_not_exists(completed_at)",
+            ExpressionAttributeValues={":at": now().isoformat()},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def set_batch_fields(tenant_id: str, batch_id: str, **fields: Any) -> None:
+    """Sets `notified` or `callback` (status and attempts) on the batch."""
+    names = {f"#{name}": name for name in fields}
+    _table().update_item(
+        Key=_batch_key(tenant_id, batch_id),
+        UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":{name}": value for name, value in fields.items()},
+    )
+
+
+def get_jobs(tenant_id: str, job_ids: list[str]) -> list[JobRecord]:
+    """The live jobs of these ids (in no particular order)."""
+    name = get_settings().table_name
+    found: list[JobRecord] = []
+    for start in range(0, len(job_ids), 100):
+        keys = [{"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"} for job_id in job_ids[start : start + 100]]
+        request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = _table().meta.client.batch_get_item(RequestItems=request)
+            found += [
+                JobRecord.model_validate_json(i["data"]) for i in response["Responses"].get(name, []) if not _expired(i)
+            ]
+            request = response.get("UnprocessedKeys") or {}
+    return found
 
 
 # ---- uploads -----------------------------------------------------------------------------------
