@@ -68,14 +68,30 @@ def proxy_event(
     }
 
 
-def serve(host: str, port: int, stage: str, routes: list[Route]) -> ThreadingHTTPServer:
+def preflight_headers(cors: dict[str, str]) -> dict[str, str]:
+    """The Api's `Cors` setting as the headers API Gateway answers a preflight with (its values are
+    quoted strings, as the template writes them)."""
+    names = {
+        "AllowOrigin": "Access-Control-Allow-Origin",
+        "AllowHeaders": "Access-Control-Allow-Headers",
+        "AllowMethods": "Access-Control-Allow-Methods",
+        "MaxAge": "Access-Control-Max-Age",
+    }
+    return {names[key]: value.strip("'") for key, value in cors.items() if key in names}
+
+
+def serve(host: str, port: int, stage: str, routes: list[Route], cors: dict[str, str]) -> ThreadingHTTPServer:
     compiled = [CompiledRoute(stage, route) for route in routes]
+    preflight = preflight_headers(cors)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "imagejobs-devstack"
 
         def _dispatch(self) -> None:
             path = urlsplit(self.path).path
+            if self.command == "OPTIONS" and preflight and any(c.regex.match(path) for c in compiled):
+                self._send(200, {**preflight, "Content-Type": "application/json"}, b"{}")
+                return
             for candidate in compiled:
                 parameters = candidate.match(self.command, path)
                 if parameters is not None:

@@ -72,8 +72,7 @@ class StreamSource:
 @dataclass
 class Function:
     logical_id: str
-    properties: dict[str, Any]
-    environment: dict[str, str]
+    properties: dict[str, Any]  # with the template's Globals
     module: ModuleType | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,8 +112,7 @@ def functions(template: Template) -> tuple[list[Function], list[Route], list[Sqs
     streams: list[StreamSource] = []
     for logical_id in template.resources("AWS::Serverless::Function"):
         properties = template.function_properties(logical_id)
-        variables = template.resolve(properties.get("Environment", {}).get("Variables", {}))
-        function = Function(logical_id, properties, {k: str(v) for k, v in variables.items()})
+        function = Function(logical_id, properties)
         found.append(function)
         for name, event in properties.get("Events", {}).items():
             event_properties = event.get("Properties", {})
@@ -162,11 +160,13 @@ def layer_paths(template: Template, functions_: list[Function]) -> list[str]:
     return paths
 
 
-def merged_environment(functions_: list[Function]) -> dict[str, str]:
-    """One process hosts every function, so their variables must agree where they overlap."""
+def merged_environment(template: Template, functions_: list[Function]) -> dict[str, str]:
+    """The functions' variables (resolved now that the resources exist). One process hosts every
+    function, so they must agree where they overlap."""
     merged: dict[str, str] = {}
     for function in functions_:
-        for key, value in function.environment.items():
+        variables = template.resolve(function.properties.get("Environment", {}).get("Variables", {}))
+        for key, value in ((k, str(v)) for k, v in variables.items()):
             if merged.setdefault(key, value) != value:
                 raise TemplateError(f"functions disagree on {key}; the local stack runs them in one process")
     return merged

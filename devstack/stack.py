@@ -69,6 +69,11 @@ class Stack:
             raise TemplateError("the local stack serves exactly one AWS::Serverless::Api")
         return str(self.template.resolve(next(iter(apis.values()))["Properties"]["StageName"]))
 
+    @property
+    def cors(self) -> dict[str, str]:
+        (api,) = self.template.resources("AWS::Serverless::Api").values()
+        return dict(api["Properties"].get("Cors", {}))
+
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)
 
@@ -84,7 +89,7 @@ class Stack:
         for path in reversed(layer_paths(self.template, self.functions)):
             if path not in sys.path:
                 sys.path.insert(0, path)
-        environment = merged_environment(self.functions)
+        environment = merged_environment(self.template, self.functions)
         os.environ.update(environment)
         self.tenant_id = self._seed()
         self._state = state_file(self.aws_port)
@@ -98,7 +103,7 @@ class Stack:
             )
         )
 
-        self._api = apigw.serve(self.host, self.api_port, self.stage, routes)
+        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, self.cors)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)

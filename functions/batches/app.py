@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -10,24 +10,36 @@ from imagejobs import api, batches, idempotency
 from imagejobs.models import BatchCreated, BatchDocument, BatchRequest
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.post("/batches")
+@router.post(
+    "/batches",
+    status_code=202,
+    summary="Create up to 100 jobs that share one callback",
+    security=api.KEYED,
+    responses=api.responses(202, "The batch and its jobs' ids", 400, 401, 409, 413, 422, 429),
+)
 def create_batch(
     request: Annotated[BatchRequest, Body()],
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", max_length=255, description="the same key and body: the same batch")
     ] = None,
-) -> Response[BatchCreated]:
-    created = batches.create_batch(api.tenant_id(app), request, idempotency_key)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=created)
+) -> BatchCreated:
+    return batches.create_batch(api.tenant_id(router), request, idempotency_key)
 
 
-@app.get("/batches/<batch_id>")
+@router.get(
+    "/batches/<batch_id>",
+    summary="A batch: its status, counts and jobs",
+    security=api.KEYED,
+    responses=api.responses(200, "The batch", 401, 404, 429),
+)
 def get_batch(batch_id: str) -> BatchDocument:
-    return batches.get_batch(api.tenant_id(app), batch_id)
+    return batches.get_batch(api.tenant_id(router), batch_id)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -1,28 +1,30 @@
 """GET /v1/formats, /v1/operations, /v1/presets: the catalogues, public (they hold no tenant data)."""
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api, catalogue
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.get("/formats", summary="The formats read and written, and their options", description=catalogue.PUBLIC)
+@router.get("/formats", summary="The formats read and written, and their options", description=catalogue.PUBLIC)
 def formats() -> catalogue.FormatCatalogue:
     return catalogue.format_catalogue()
 
 
-@app.get("/operations", summary="The operations, each with its JSON schema", description=catalogue.PUBLIC)
+@router.get("/operations", summary="The operations, each with its JSON schema", description=catalogue.PUBLIC)
 def operations() -> catalogue.OperationCatalogue:
     return catalogue.operation_catalogue()
 
 
-@app.get("/presets", summary="The presets, with the outputs they stand for", description=catalogue.PUBLIC)
+@router.get("/presets", summary="The presets, with the outputs they stand for", description=catalogue.PUBLIC)
 def presets() -> catalogue.PresetCatalogue:
     return catalogue.preset_catalogue()
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -10,19 +10,28 @@ from imagejobs import api, idempotency, jobs
 from imagejobs.models import CreatedJobDocument, JobRequest
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.post("/jobs")
+@router.post(
+    "/jobs",
+    status_code=202,
+    summary="Create a job: a source and its outputs (or a preset)",
+    security=api.KEYED,
+    responses=api.responses(
+        202, "The job, queued or awaiting its upload (with the form to send it)", 400, 401, 409, 413, 422, 429
+    ),
+)
 def create_job(
     request: Annotated[JobRequest, Body()],
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", max_length=255, description="the same key and body: the same job")
     ] = None,
-) -> Response[CreatedJobDocument]:
-    document = jobs.create_job(api.tenant_id(app), request, idempotency_key)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=document)
+) -> CreatedJobDocument:
+    return jobs.create_job(api.tenant_id(router), request, idempotency_key)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -1,19 +1,28 @@
 """DELETE /v1/jobs/{id}: removes the job and its stored images now."""
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api, jobs
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.delete("/jobs/<job_id>")
+@router.delete(
+    "/jobs/<job_id>",
+    status_code=204,
+    summary="Remove a job and its stored images now",
+    security=api.KEYED,
+    responses=api.responses(204, "Removed", 401, 404, 429),
+)
 def delete_job(job_id: str) -> Response[None]:
-    jobs.delete_job(api.tenant_id(app), job_id)
+    jobs.delete_job(api.tenant_id(router), job_id)
     return Response(status_code=204)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -1,19 +1,26 @@
 """GET /v1/jobs/{id}: the job document, with fresh download links."""
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api, jobs
 from imagejobs.models import JobDocument
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.get("/jobs/<job_id>")
+@router.get(
+    "/jobs/<job_id>",
+    summary="A job, with fresh download links for its outputs",
+    security=api.KEYED,
+    responses=api.responses(200, "The job", 401, 404, 429),
+)
 def get_job(job_id: str) -> JobDocument:
-    return jobs.get_job(api.tenant_id(app), job_id)
+    return jobs.get_job(api.tenant_id(router), job_id)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -10,17 +10,24 @@ from imagejobs import api, jobs
 from imagejobs.models import JobList, JobStatus
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.get("/jobs")
+@router.get(
+    "/jobs",
+    summary="The tenant's jobs, newest first",
+    security=api.KEYED,
+    responses=api.responses(200, "A page of jobs", 400, 401, 422, 429),
+)
 def list_jobs(
     status: Annotated[JobStatus | None, Query(description="only jobs in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="jobs per page")] = 20,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")] = None,
 ) -> JobList:
-    return jobs.list_jobs(api.tenant_id(app), status, limit, cursor)
+    return jobs.list_jobs(api.tenant_id(router), status, limit, cursor)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -1,20 +1,27 @@
 """POST /v1/jobs/{id}/retry: runs a failed job again."""
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api, jobs
 from imagejobs.models import JobDocument
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.post("/jobs/<job_id>/retry")
-def retry_job(job_id: str) -> Response[JobDocument]:
-    document = jobs.retry_job(api.tenant_id(app), job_id)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=document)
+@router.post(
+    "/jobs/<job_id>/retry",
+    status_code=202,
+    summary="Run a failed job again",
+    security=api.KEYED,
+    responses=api.responses(202, "The job, queued again", 401, 404, 409, 429),
+)
+def retry_job(job_id: str) -> JobDocument:
+    return jobs.retry_job(api.tenant_id(router), job_id)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -10,14 +10,21 @@ from imagejobs import api, jobs
 from imagejobs.models import UploadForm, UploadRequest
 from imagejobs.observability import logger, tracer
 
-app = APIGatewayRestResolver(enable_validation=True)
-api.install_error_handlers(app)
+router = Router()
 
 
-@app.post("/uploads")
-def create_upload(request: Annotated[UploadRequest, Body()]) -> Response[UploadForm]:
-    form = jobs.create_upload(api.tenant_id(app), request)
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=form)
+@router.post(
+    "/uploads",
+    status_code=201,
+    summary="A presigned form to upload an image straight to S3",
+    security=api.KEYED,
+    responses=api.responses(201, "The form: POST `fields`, then `file`, to `url`", 401, 413, 422, 429),
+)
+def create_upload(request: Annotated[UploadRequest, Body()]) -> UploadForm:
+    return jobs.create_upload(api.tenant_id(router), request)
+
+
+app = api.resolver(router)
 
 
 @logger.inject_lambda_context

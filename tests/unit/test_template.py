@@ -262,7 +262,7 @@ def test_the_table_expires_items_on_the_ttl_attribute(template: Template) -> Non
 
 
 def resolver_routes(handler: Path) -> set[tuple[str, str]]:
-    """(method, path) of every `@app.<method>("<path>")` route in a Powertools handler module."""
+    """(method, path) of every `@router.<method>("<path>")` (or `@app.`) route in a Powertools handler module."""
     routes = set()
     for node in ast.walk(ast.parse(handler.read_text())):
         if isinstance(node, ast.FunctionDef):
@@ -271,7 +271,7 @@ def resolver_routes(handler: Path) -> set[tuple[str, str]]:
                     isinstance(decorator, ast.Call)
                     and isinstance(decorator.func, ast.Attribute)
                     and isinstance(decorator.func.value, ast.Name)
-                    and decorator.func.value.id == "app"
+                    and decorator.func.value.id in ("app", "router")
                     and decorator.args
                     and isinstance(decorator.args[0], ast.Constant)
                 ):

@@ -1,4 +1,6 @@
-"""HTTP concerns shared by the API handlers: errors to SPEC §2 bodies, once; the caller's tenant."""
+"""HTTP concerns shared by the API handlers, once: the resolver every function serves its routes
+with (validation, CORS, the version header), errors as SPEC §2 bodies, documented responses and
+security for the OpenAPI document, and the caller's tenant."""
 
 from __future__ import annotations
 
@@ -6,36 +8,90 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError as PowertoolsValidationError
 
-from imagejobs import auth, validation
+from imagejobs import __version__, auth, validation
 from imagejobs.errors import ImageJobsError
+from imagejobs.models import ErrorBody
+
+VERSION_HEADER = "X-Imagejobs-Version"
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+    expose_headers=[VERSION_HEADER, "Retry-After"],
+    max_age=3600,
+)
+# Every route but the public ones: the key in X-API-Key, or as a bearer token.
+KEYED: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
+_DESCRIPTIONS = {
+    400: "The body is not JSON, or a cursor is not one this API gave",
+    401: "No valid API key",
+    404: "Not found (another tenant's resource is not found either)",
+    409: "In a state that forbids it, or an Idempotency-Key reused with another body",
+    413: "Over a size limit",
+    415: "Not an image type this API reads",
+    422: "A field is not valid: `details` names each by its path",
+    429: "Over the request rate or quota: see Retry-After",
+}
+
+
+def responses(ok: int, description: str, *errors: int) -> dict[int, Any]:
+    """OpenAPI responses: the route's own (its return type's schema), and these error statuses (and 422,
+    which any request can earn), each with the SPEC §2 error body."""
+    documented: dict[int, Any] = {ok: {"description": description}}
+    for status in sorted({*errors, 422}):
+        documented[status] = {
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return documented
 
 
 def error_response(status: int, code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> Response:
     body = {"error": {"code": code, "message": message, "details": list(details)}}
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body),
+        headers={VERSION_HEADER: __version__},
+    )
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
+def _version_header(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    response = next_middleware(app)
+    response.headers[VERSION_HEADER] = __version__
+    return response
+
+
+def resolver(*routers: Router) -> APIGatewayRestResolver:
+    """The resolver a function serves its routers with."""
+    app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+    for router in routers:
+        app.include_router(router)
+    app.use([_version_header])
+
     @app.exception_handler(ImageJobsError)
     def _domain_error(error: ImageJobsError) -> Response:
         return error_response(error.status, error.code, error.message, error.details)
 
     @app.exception_handler(PowertoolsValidationError)
     def _invalid_request(error: PowertoolsValidationError) -> Response:
-        errors = list(error.errors())
-        if any(e.get("type") == "json_invalid" for e in errors):
+        found = list(error.errors())
+        if any(e.get("type") == "json_invalid" for e in found):
             return error_response(400, "malformed_request", "the body is not valid JSON")
-        found = validation.details(errors)
-        return error_response(422, "invalid_request", validation.summary(found), found)
+        details = validation.details(found)
+        return error_response(422, "invalid_request", validation.summary(details), details)
 
     @app.not_found
     def _no_route(_: Exception) -> Response:
         return error_response(404, "not_found", "no such route")
 
+    return app
 
-def tenant_id(app: APIGatewayRestResolver) -> str:
-    headers = app.current_event.headers  # case-insensitive
+
+def tenant_id(router: Router | APIGatewayRestResolver) -> str:
+    headers = router.current_event.headers  # case-insensitive
     return auth.authenticate(headers.get("x-api-key"), headers.get("authorization"))

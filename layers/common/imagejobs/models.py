@@ -108,6 +108,23 @@ class JobRequest(Strict):
 JobStatus = Literal["awaiting_upload", "queued", "processing", "succeeded", "failed"]
 
 
+class ErrorDetail(BaseModel):
+    path: str = Field(description="The field, as `outputs[0].operations[2].width`")
+    message: str
+
+
+class Error(BaseModel):
+    code: str = Field(description="Stable, for programs: invalid_request, unauthorized, not_found, conflict, …")
+    message: str = Field(description="For people")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: Error
+
+
 class UploadForm(BaseModel):
     """A presigned POST: send `fields` and then `file` as multipart/form-data to `url`."""
 
