@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH for the functions; the layers are built by scripts/build-layer.sh.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
 
-.PHONY: help run demo admin test unit lint build deploy clean
+.PHONY: help run demo admin test unit openapi fuzz-api lint build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no con
 
 unit: $(VENV)/.installed  ## the fast tests only
 	$(PY) -m pytest tests/unit
+
+openapi: $(VENV)/.installed  ## regenerate functions/meta/openapi.json from the routes and models
+	$(PY) scripts/openapi.py
+
+fuzz-api: $(VENV)/.installed  ## schemathesis on a fresh local stack: no 5xx, answers as documented (FUZZ_EXAMPLES=100)
+	$(PY) scripts/fuzz_api.py
 
 lint: $(VENV)/.installed  ## ruff and mypy
 	$(VENV)/bin/ruff check .

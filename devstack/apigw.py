@@ -80,9 +80,29 @@ def preflight_headers(cors: dict[str, str]) -> dict[str, str]:
     return {names[key]: value.strip("'") for key, value in cors.items() if key in names}
 
 
-def serve(host: str, port: int, stage: str, routes: list[Route], cors: dict[str, str]) -> ThreadingHTTPServer:
+class GatewayResponses:
+    """What API Gateway answers by itself, as the Api's `GatewayResponses` shape it (or its defaults)."""
+
+    def __init__(self, configured: dict[str, Any]) -> None:
+        self.configured = configured
+
+    def answer(self, kind: str, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        response = self.configured.get(kind) or self.configured.get(family) or {}
+        template = response.get("ResponseTemplates", {}).get("application/json")
+        body = (
+            template.replace("$context.error.messageString", json.dumps(message))
+            if template
+            else json.dumps({"message": message})
+        )
+        return int(response.get("StatusCode", status)), {"Content-Type": "application/json"}, body.encode()
+
+
+def serve(host: str, port: int, stage: str, routes: list[Route], api: dict[str, Any]) -> ThreadingHTTPServer:
+    """The API on host:port: `api` is the AWS::Serverless::Api's properties (Cors, GatewayResponses)."""
     compiled = [CompiledRoute(stage, route) for route in routes]
-    preflight = preflight_headers(cors)
+    preflight = preflight_headers(api.get("Cors", {}))
+    gateway = GatewayResponses(api.get("GatewayResponses", {}))
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "imagejobs-devstack"
@@ -96,32 +116,12 @@ def serve(host: str, port: int, stage: str, routes: list[Route], cors: dict[str,
                 parameters = candidate.match(self.command, path)
                 if parameters is not None:
                     break
-            else:
-                allowed = any(c.regex.match(path) for c in compiled)
-                status, code = (405, "method_not_allowed") if allowed else (404, "not_found")
-                self._send(
-                    status,
-                    {"Content-Type": "application/json"},
-                    json.dumps(
-                        {"error": {"code": code, "message": f"no route {self.command} {path}", "details": []}}
-                    ).encode(),
-                )
+            else:  # API Gateway answers an unknown method or path itself
+                self._send(*gateway.answer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"))
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
-                self._send(
-                    413,
-                    {"Content-Type": "application/json"},
-                    json.dumps(
-                        {
-                            "error": {
-                                "code": "too_large",
-                                "message": "request bodies are limited to 10 MB",
-                                "details": [],
-                            }
-                        }
-                    ).encode(),
-                )
+                self._send(*gateway.answer("REQUEST_TOO_LARGE", 413, "Request Too Long"))
                 return
             body = self.rfile.read(length) if length else b""
             event = proxy_event(
@@ -137,7 +137,7 @@ def serve(host: str, port: int, stage: str, routes: list[Route], cors: dict[str,
                 response = candidate.route.function.invoke(event)
             except Exception as error:  # noqa: BLE001 (API Gateway answers 502 when the function fails)
                 print(f"[api] {candidate.route.function.logical_id} failed: {error!r}", file=sys.stderr)
-                self._send(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
+                self._send(*gateway.answer("DEFAULT_5XX", 502, "Internal server error"))
                 return
             headers = dict(response.get("headers") or {})
             for name, values in (response.get("multiValueHeaders") or {}).items():
@@ -156,9 +156,14 @@ def serve(host: str, port: int, stage: str, routes: list[Route], cors: dict[str,
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            """Every method (GET, TRACE, QUERY, …) reaches the router, as at API Gateway."""
+            if name.startswith("do_"):
+                return self._dispatch
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             print(f"[api] {self.address_string()} {format % args}", file=sys.stderr)

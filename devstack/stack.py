@@ -70,9 +70,10 @@ class Stack:
         return str(self.template.resolve(next(iter(apis.values()))["Properties"]["StageName"]))
 
     @property
-    def cors(self) -> dict[str, str]:
+    def api(self) -> dict[str, Any]:
+        """The properties of the template's one AWS::Serverless::Api."""
         (api,) = self.template.resources("AWS::Serverless::Api").values()
-        return dict(api["Properties"].get("Cors", {}))
+        return dict(api["Properties"])
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)
@@ -103,7 +104,7 @@ class Stack:
             )
         )
 
-        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, self.cors)
+        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, self.api)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)

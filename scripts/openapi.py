@@ -22,7 +22,7 @@ TARGET = ROOT / "functions" / "meta" / "openapi.json"
 DESCRIPTION = (
     "imagejobs: upload images straight to S3 with presigned forms, describe outputs as JSON pipelines, "
     "and get results by polling, by a signed callback (Standard Webhooks) or from EventBridge. Every "
-    "error is `{\"error\": {\"code\", \"message\", \"details\": [{\"path\", \"message\"}]}}`."
+    'error is `{"error": {"code", "message", "details": [{"path", "message"}]}}`.'
 )
 
 

@@ -18,7 +18,7 @@ router = Router()
     status_code=202,
     summary="Create up to 100 jobs that share one callback",
     security=api.KEYED,
-    responses=api.responses(202, "The batch and its jobs' ids", 400, 401, 409, 413, 422, 429),
+    responses=api.responses(202, "The batch and its jobs' ids", 400, 401, 415, 409, 413, 422, 429),
 )
 def create_batch(
     request: Annotated[BatchRequest, Body()],

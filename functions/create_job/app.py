@@ -19,7 +19,7 @@ router = Router()
     summary="Create a job: a source and its outputs (or a preset)",
     security=api.KEYED,
     responses=api.responses(
-        202, "The job, queued or awaiting its upload (with the form to send it)", 400, 401, 409, 413, 422, 429
+        202, "The job, queued or awaiting its upload (with the form to send it)", 400, 401, 409, 413, 415, 422, 429
     ),
 )
 def create_job(

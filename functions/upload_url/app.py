@@ -18,7 +18,7 @@ router = Router()
     status_code=201,
     summary="A presigned form to upload an image straight to S3",
     security=api.KEYED,
-    responses=api.responses(201, "The form: POST `fields`, then `file`, to `url`", 401, 413, 422, 429),
+    responses=api.responses(201, "The form: POST `fields`, then `file`, to `url`", 400, 401, 415, 413, 422, 429),
 )
 def create_upload(request: Annotated[UploadRequest, Body()]) -> UploadForm:
     return jobs.create_upload(api.tenant_id(router), request)

@@ -4,8 +4,10 @@ HTTP client, jobs, downloads, and signed callbacks to a receiver on loopback."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -177,3 +179,18 @@ def test_a_callback_answered_500_twice_arrives_three_times_with_one_id_and_valid
             f"{local_stack.api_url}/jobs/{created['id']}", headers=local_stack.headers(), timeout=10
         ).json()
     assert job["callback"] == {"url": receiver.url, "status": "delivered", "attempts": 3}
+
+
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(local_stack: LocalStack) -> None:
+    # A short run of `make fuzz-api` (which runs longer) against this stack.
+    result = subprocess.run(
+        [sys.executable, "scripts/fuzz_api.py", "--api-url", local_stack.api_url, "--key", local_stack.api_key],
+        cwd=ROOT,
+        env={**os.environ, "FUZZ_EXAMPLES": "15"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stdout[-4000:]

@@ -5,7 +5,7 @@ security for the OpenAPI document, and the caller's tenant."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -32,7 +32,7 @@ _DESCRIPTIONS = {
     404: "Not found (another tenant's resource is not found either)",
     409: "In a state that forbids it, or an Idempotency-Key reused with another body",
     413: "Over a size limit",
-    415: "Not an image type this API reads",
+    415: "Not a media type this API reads: bodies are JSON, uploads are images of a supported type",
     422: "A field is not valid: `details` names each by its path",
     429: "Over the request rate or quota: see Retry-After",
 }
@@ -41,7 +41,7 @@ _DESCRIPTIONS = {
 def responses(ok: int, description: str, *errors: int) -> dict[int, Any]:
     """OpenAPI responses: the route's own (its return type's schema), and these error statuses (and 422,
     which any request can earn), each with the SPEC §2 error body."""
-    documented: dict[int, Any] = {ok: {"description": description}}
+    documented: dict[int, Any] = {ok: {"description": description, **({"content": {}} if ok == 204 else {})}}
     for status in sorted({*errors, 422}):
         documented[status] = {
             "description": _DESCRIPTIONS[status],
@@ -66,9 +66,33 @@ def _version_header(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     return response
 
 
+class _JsonResolver(APIGatewayRestResolver):
+    """Reads JSON bodies only: another content type is a 415 before Powertools tries to parse it
+    (it would take forms apart itself, and fail on a multipart type without a boundary)."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        content_type = headers.get("content-type", "").lower()
+        if event.get("body") and content_type and not content_type.startswith("application/json"):
+            body = {
+                "error": {"code": "unsupported_media_type", "message": "send JSON (application/json)", "details": []}
+            }
+            return {
+                "statusCode": 415,
+                "headers": {
+                    "Content-Type": "application/json",
+                    "Access-Control-Allow-Origin": CORS.allowed_origin,
+                    VERSION_HEADER: __version__,
+                },
+                "body": json.dumps(body),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
 def resolver(*routers: Router) -> APIGatewayRestResolver:
     """The resolver a function serves its routers with."""
-    app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+    app = _JsonResolver(enable_validation=True, cors=CORS)
     for router in routers:
         app.include_router(router)
     app.use([_version_header])
