@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devstack.functions import Route
+from devstack.gateway import Gateway
 from devstack.template import ACCOUNT_ID
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -80,29 +80,13 @@ def preflight_headers(cors: dict[str, str]) -> dict[str, str]:
     return {names[key]: value.strip("'") for key, value in cors.items() if key in names}
 
 
-class GatewayResponses:
-    """What API Gateway answers by itself, as the Api's `GatewayResponses` shape it (or its defaults)."""
-
-    def __init__(self, configured: dict[str, Any]) -> None:
-        self.configured = configured
-
-    def answer(self, kind: str, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
-        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
-        response = self.configured.get(kind) or self.configured.get(family) or {}
-        template = response.get("ResponseTemplates", {}).get("application/json")
-        body = (
-            template.replace("$context.error.messageString", json.dumps(message))
-            if template
-            else json.dumps({"message": message})
-        )
-        return int(response.get("StatusCode", status)), {"Content-Type": "application/json"}, body.encode()
-
-
-def serve(host: str, port: int, stage: str, routes: list[Route], api: dict[str, Any]) -> ThreadingHTTPServer:
-    """The API on host:port: `api` is the AWS::Serverless::Api's properties (Cors, GatewayResponses)."""
+def serve(
+    host: str, port: int, stage: str, routes: list[Route], *, api: dict[str, Any], gateway: Gateway
+) -> ThreadingHTTPServer:
+    """The API on host:port: `api` is the AWS::Serverless::Api's properties (Cors); `gateway` what
+    API Gateway does around each integration."""
     compiled = [CompiledRoute(stage, route) for route in routes]
     preflight = preflight_headers(api.get("Cors", {}))
-    gateway = GatewayResponses(api.get("GatewayResponses", {}))
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "imagejobs-devstack"
@@ -117,11 +101,13 @@ def serve(host: str, port: int, stage: str, routes: list[Route], api: dict[str, 
                 if parameters is not None:
                     break
             else:  # API Gateway answers an unknown method or path itself
-                self._send(*gateway.answer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"))
+                self._send(
+                    *gateway.responses.answer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+                )
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
-                self._send(*gateway.answer("REQUEST_TOO_LARGE", 413, "Request Too Long"))
+                self._send(*gateway.responses.answer("REQUEST_TOO_LARGE", 413, "Request Too Long"))
                 return
             body = self.rfile.read(length) if length else b""
             event = proxy_event(
@@ -133,11 +119,15 @@ def serve(host: str, port: int, stage: str, routes: list[Route], api: dict[str, 
                 body=body,
                 source_ip=self.client_address[0],
             )
+            refusal = gateway.admit(candidate.route, event)
+            if refusal is not None:
+                self._send(*refusal)
+                return
             try:
                 response = candidate.route.function.invoke(event)
             except Exception as error:  # noqa: BLE001 (API Gateway answers 502 when the function fails)
                 print(f"[api] {candidate.route.function.logical_id} failed: {error!r}", file=sys.stderr)
-                self._send(*gateway.answer("DEFAULT_5XX", 502, "Internal server error"))
+                self._send(*gateway.responses.answer("DEFAULT_5XX", 502, "Internal server error"))
                 return
             headers = dict(response.get("headers") or {})
             for name, values in (response.get("multiValueHeaders") or {}).items():

@@ -49,6 +49,7 @@ class Route:
     method: str
     path: str  # as in the template: /jobs/{job_id}
     function: Function
+    auth: dict[str, Any]  # the event's Auth (Authorizer: NONE, ApiKeyRequired), over the Api's
 
 
 @dataclass
@@ -117,7 +118,8 @@ def functions(template: Template) -> tuple[list[Function], list[Route], list[Sqs
         for name, event in properties.get("Events", {}).items():
             event_properties = event.get("Properties", {})
             if event["Type"] == "Api":
-                routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], function))
+                method, path = event_properties["Method"].upper(), event_properties["Path"]
+                routes.append(Route(method, path, function, event_properties.get("Auth", {})))
             elif event["Type"] == "SQS":
                 queue = event_properties["Queue"]
                 if "Fn::GetAtt" not in queue:

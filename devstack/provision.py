@@ -18,6 +18,10 @@ NOT_EMULATED = frozenset(
         "AWS::Serverless::Api",
         "AWS::Serverless::Function",
         "AWS::Serverless::LayerVersion",
+        # Served by devstack.apigw itself: the authorizer, usage plans and their keys.
+        "AWS::ApiGateway::UsagePlan",
+        "AWS::ApiGateway::ApiKey",
+        "AWS::ApiGateway::UsagePlanKey",
     }
 )
 EMULATED = (

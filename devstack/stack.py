@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from devstack import apigw, provision
 from devstack.functions import Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
+from devstack.gateway import Gateway
 from devstack.template import REGION, ROOT, Template, TemplateError
 
 # What differs from AWS, for development only: fake credentials, every client pointed at moto,
@@ -104,7 +105,8 @@ class Stack:
             )
         )
 
-        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, self.api)
+        gateway = Gateway(self.template, self.api, self.functions)
+        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)

@@ -64,7 +64,15 @@ class Template:
         return cls(body=body, stack_name=stack_name, parameters=parameters)
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
-        return {lid: r for lid, r in self.body["Resources"].items() if r["Type"] == type_}
+        """The resources of a type that exist with these parameters (their Condition holds)."""
+        return {
+            lid: r
+            for lid, r in self.body["Resources"].items()
+            if r["Type"] == type_ and ("Condition" not in r or self.condition(r["Condition"]))
+        }
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.body["Conditions"][name]))
 
     def function_properties(self, logical_id: str) -> dict[str, Any]:
         """A function's properties with SAM Globals applied (maps merged, lists appended)."""
@@ -115,6 +123,8 @@ class Template:
             "Fn::Sub": self._sub,
             "Fn::FindInMap": lambda arg: self.body["Mappings"][arg[0]][arg[1]][arg[2]],
             "Fn::Join": lambda arg: arg[0].join(str(self.resolve(v)) for v in arg[1]),
+            "Fn::Equals": lambda arg: str(self.resolve(arg[0])) == str(self.resolve(arg[1])),
+            "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
         }
 
     def _ref(self, name: str) -> str:

@@ -26,7 +26,7 @@ def create_batch(
         str | None, Header(alias="Idempotency-Key", max_length=255, description="the same key and body: the same batch")
     ] = None,
 ) -> BatchCreated:
-    return batches.create_batch(api.tenant_id(router), request, idempotency_key)
+    return batches.create_batch(api.caller(router).require_key(), request, idempotency_key)
 
 
 @router.get(
@@ -36,7 +36,7 @@ def create_batch(
     responses=api.responses(200, "The batch", 401, 404, 429),
 )
 def get_batch(batch_id: str) -> BatchDocument:
-    return batches.get_batch(api.tenant_id(router), batch_id)
+    return batches.get_batch(api.caller(router).require_key().tenant_id, batch_id)
 
 
 app = api.resolver(router)

@@ -28,7 +28,7 @@ def create_job(
         str | None, Header(alias="Idempotency-Key", max_length=255, description="the same key and body: the same job")
     ] = None,
 ) -> CreatedJobDocument:
-    return jobs.create_job(api.tenant_id(router), request, idempotency_key)
+    return jobs.create_job(api.caller(router), request, idempotency_key)
 
 
 app = api.resolver(router)

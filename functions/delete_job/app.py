@@ -18,7 +18,7 @@ router = Router()
     responses=api.responses(204, "Removed", 401, 404, 429),
 )
 def delete_job(job_id: str) -> Response[None]:
-    jobs.delete_job(api.tenant_id(router), job_id)
+    jobs.delete_job(api.caller(router).require_key().tenant_id, job_id)
     return Response(status_code=204)
 
 

@@ -17,7 +17,7 @@ router = Router()
     responses=api.responses(200, "The job", 401, 404, 429),
 )
 def get_job(job_id: str) -> JobDocument:
-    return jobs.get_job(api.tenant_id(router), job_id)
+    return jobs.get_job(api.caller(router).tenant_id, job_id)
 
 
 app = api.resolver(router)

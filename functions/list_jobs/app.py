@@ -24,7 +24,7 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="jobs per page")] = 20,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")] = None,
 ) -> JobList:
-    return jobs.list_jobs(api.tenant_id(router), status, limit, cursor)
+    return jobs.list_jobs(api.caller(router).require_key().tenant_id, status, limit, cursor)
 
 
 app = api.resolver(router)

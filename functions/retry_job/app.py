@@ -18,7 +18,7 @@ router = Router()
     responses=api.responses(202, "The job, queued again", 401, 404, 409, 429),
 )
 def retry_job(job_id: str) -> JobDocument:
-    return jobs.retry_job(api.tenant_id(router), job_id)
+    return jobs.retry_job(api.caller(router).require_key().tenant_id, job_id)
 
 
 app = api.resolver(router)

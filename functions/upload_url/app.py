@@ -21,7 +21,7 @@ router = Router()
     responses=api.responses(201, "The form: POST `fields`, then `file`, to `url`", 400, 401, 415, 413, 422, 429),
 )
 def create_upload(request: Annotated[UploadRequest, Body()]) -> UploadForm:
-    return jobs.create_upload(api.tenant_id(router), request)
+    return jobs.create_upload(api.caller(router), request)
 
 
 app = api.resolver(router)

@@ -69,6 +69,12 @@ def seed(stack: Stack, callback_url: str) -> None:
 def test_every_event_file_runs_through_its_function(stack: Stack, receiver: CallbackReceiver) -> None:
     seed(stack, receiver.url)
 
+    authorized = stack.function("AuthorizerFunction").invoke(event("authorizer.json"))
+    assert authorized["principalId"] == TENANT
+    assert authorized["context"] == {"tenant_id": TENANT, "tier": "keyed"}
+    assert authorized["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert authorized["usageIdentifierKey"] == auth.hash_key(event("authorizer.json")["headers"]["X-API-Key"])
+
     created_upload = stack.function("UploadUrlFunction").invoke(event("upload_url.json"))
     assert created_upload["statusCode"] == 201, created_upload
     assert json.loads(created_upload["body"])["upload_id"].startswith("upl_")

@@ -324,6 +324,9 @@ def test_resources_are_grouped_storage_queues_bus_layers_functions_rules(templat
         "AWS::Events::EventBus": 2,
         "AWS::Serverless::LayerVersion": 3,
         "AWS::Serverless::Api": 4,
+        "AWS::ApiGateway::UsagePlan": 4,  # the Api's, beside it
+        "AWS::ApiGateway::ApiKey": 4,
+        "AWS::ApiGateway::UsagePlanKey": 4,
         "AWS::Serverless::Function": 4,
         "AWS::Events::Rule": 5,
     }

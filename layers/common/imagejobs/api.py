@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError as PowertoolsValidationError
 
 from imagejobs import __version__, auth, validation
-from imagejobs.errors import ImageJobsError
+from imagejobs.errors import AuthenticationError, ImageJobsError
 from imagejobs.models import ErrorBody
 
 VERSION_HEADER = "X-Imagejobs-Version"
@@ -116,6 +116,9 @@ def resolver(*routers: Router) -> APIGatewayRestResolver:
     return app
 
 
-def tenant_id(router: Router | APIGatewayRestResolver) -> str:
-    headers = router.current_event.headers  # case-insensitive
-    return auth.authenticate(headers.get("x-api-key"), headers.get("authorization"))
+def caller(router: Router | APIGatewayRestResolver) -> auth.Caller:
+    """Who the request is from, as the authorizer found: fails closed on a route it did not guard."""
+    context = (router.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    if not context.get("tenant_id") or context.get("tier") not in ("keyed", "anonymous"):
+        raise AuthenticationError("this route needs an API key")
+    return auth.Caller(context["tenant_id"], context["tier"], usage_key="")

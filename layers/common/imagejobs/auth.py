@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from imagejobs import repository
 from imagejobs.errors import AuthenticationError, NotFoundError
 from imagejobs.ids import new_api_key, new_id, new_webhook_secret
 from imagejobs.records import ApiKeyRecord, TenantRecord, now
+from imagejobs.settings import Tier, get_settings
 
 
 def hash_key(key: str) -> str:
@@ -45,12 +47,33 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | 
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def authenticate(x_api_key: str | None, authorization: str | None) -> str:
-    """The tenant id that the request's key belongs to."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a request is from: its tenant and tier, and the key its usage plan meters it by."""
+
+    tenant_id: str
+    tier: Tier
+    usage_key: str  # what the authorizer gives API Gateway as usageIdentifierKey
+
+    def require_key(self) -> Caller:
+        if self.tier != "keyed":
+            raise AuthenticationError("this needs an API key (X-API-Key or Authorization: Bearer)")
+        return self
+
+
+# Anonymous callers share one tenant: their jobs are read by id alone (an id is 80 random bits).
+ANONYMOUS_TENANT = "anonymous"
+
+
+def authorize(x_api_key: str | None, authorization: str | None) -> Caller:
+    """The caller a request's key (or, where the deployer allows it, its lack of one) stands for."""
     key = key_from_headers(x_api_key, authorization)
+    settings = get_settings()
     if key is None:
+        if settings.allow_anonymous:
+            return Caller(ANONYMOUS_TENANT, "anonymous", settings.anonymous_usage_key)
         raise AuthenticationError("send your API key as X-API-Key or Authorization: Bearer")
     record = repository.get_api_key(hash_key(key))
     if record is None or record.revoked:
         raise AuthenticationError("the API key is not valid")
-    return record.tenant_id
+    return Caller(record.tenant_id, "keyed", record.key_hash)

@@ -6,40 +6,41 @@ from __future__ import annotations
 from collections import Counter
 
 from imagejobs import events, idempotency, jobs, repository
+from imagejobs.auth import Caller
 from imagejobs.errors import ImageJobsError, NotFoundError
 from imagejobs.ids import new_id
 from imagejobs.models import BatchCounts, BatchCreated, BatchDocument, BatchJob, BatchRequest, CallbackDocument
 from imagejobs.records import BatchRecord, JobRecord, StoredCallback, now
 
 
-def create_batch(tenant_id: str, request: BatchRequest, idempotency_key: str | None = None) -> BatchCreated:
+def create_batch(caller: Caller, request: BatchRequest, idempotency_key: str | None = None) -> BatchCreated:
     if idempotency_key is not None:
         answer = idempotency.once(
             "batches",
-            tenant_id,
+            caller.tenant_id,
             idempotency_key,
             request.model_dump(mode="json"),
-            lambda: _create_batch(tenant_id, request).model_dump(mode="json"),
+            lambda: _create_batch(caller, request).model_dump(mode="json"),
         )
         return BatchCreated.model_validate(answer)
-    return _create_batch(tenant_id, request)
+    return _create_batch(caller, request)
 
 
-def _create_batch(tenant_id: str, request: BatchRequest) -> BatchCreated:
+def _create_batch(caller: Caller, request: BatchRequest) -> BatchCreated:
     """Checks every job first, so a batch is made whole or not at all."""
     jobs.check_url(request.callback_url, "callback_url")
     jobs.check_metadata(request.metadata)
     prepared = []
     for index, job in enumerate(request.jobs):
         try:
-            prepared.append(jobs.prepare(tenant_id, job))
+            prepared.append(jobs.prepare(caller, job))
         except ImageJobsError as error:
             error.details = [{**d, "path": f"jobs[{index}].{d['path']}"} for d in error.details]
             error.message = f"jobs[{index}]: {error.message}"
             raise
     created = now()
     batch = BatchRecord(
-        tenant_id=tenant_id,
+        tenant_id=caller.tenant_id,
         id=new_id("bat"),
         job_ids=[],
         created_at=created,
@@ -50,7 +51,7 @@ def _create_batch(tenant_id: str, request: BatchRequest) -> BatchCreated:
     job_ids = [new_id("job") for _ in prepared]
     repository.put_new_batch(batch.model_copy(update={"job_ids": job_ids}))
     for job_id, (job, upload) in zip(job_ids, prepared, strict=True):
-        jobs.create_prepared(tenant_id, job, upload, batch_id=batch.id, job_id=job_id)
+        jobs.create_prepared(caller, job, upload, batch_id=batch.id, job_id=job_id)
     return BatchCreated(batch_id=batch.id, job_ids=job_ids)
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from imagejobs import idempotency, net, presets, repository, storage
+from imagejobs.auth import Caller
 from imagejobs.aws import client
 from imagejobs.errors import (
     ConflictError,
@@ -38,22 +39,23 @@ METADATA_MAX_BYTES = 2048
 JOB_ID = re.compile(r"job_[0-9A-Z]{26}")
 
 
-def _new_upload(tenant_id: str, request: UploadRequest, path: str, waiting_job_id: str | None = None) -> UploadForm:
+def _new_upload(caller: Caller, request: UploadRequest, path: str, waiting_job_id: str | None = None) -> UploadForm:
     settings = get_settings()
-    if request.size_bytes is not None and request.size_bytes > settings.upload_max_bytes:
+    limit = settings.limits(caller.tier).upload_max_bytes
+    if request.size_bytes is not None and request.size_bytes > limit:
         raise TooLargeError(
-            f"uploads are limited to {settings.upload_max_bytes} bytes",
-            details=[{"path": f"{path}size_bytes", "message": f"at most {settings.upload_max_bytes}"}],
+            f"uploads are limited to {limit} bytes",
+            details=[{"path": f"{path}size_bytes", "message": f"at most {limit}"}],
         )
     created = now()
     upload_id = new_id("upl")
     upload = UploadRecord(
-        tenant_id=tenant_id,
+        tenant_id=caller.tenant_id,
         id=upload_id,
-        key=storage.upload_key(tenant_id, upload_id),
+        key=storage.upload_key(caller.tenant_id, upload_id),
         filename=request.filename,
         content_type=request.content_type,
-        max_bytes=request.size_bytes or settings.upload_max_bytes,
+        max_bytes=request.size_bytes or limit,
         created_at=created,
         expires_at=created + timedelta(seconds=settings.upload_ttl_seconds),
         waiting_job_ids=[waiting_job_id] if waiting_job_id else [],
@@ -63,8 +65,8 @@ def _new_upload(tenant_id: str, request: UploadRequest, path: str, waiting_job_i
     return UploadForm(upload_id=upload.id, url=url, fields=fields, expires_at=expires_at, max_bytes=upload.max_bytes)
 
 
-def create_upload(tenant_id: str, request: UploadRequest) -> UploadForm:
-    return _new_upload(tenant_id, request, path="")
+def create_upload(caller: Caller, request: UploadRequest) -> UploadForm:
+    return _new_upload(caller, request, path="")
 
 
 def check_url(url: str | None, path: str) -> None:
@@ -87,10 +89,29 @@ def check_metadata(metadata: dict[str, Any]) -> None:
         )
 
 
-def _check_request(request: JobRequest) -> None:
+def _check_request(caller: Caller, request: JobRequest) -> None:
     check_url(request.source.url, "source.url")
     check_url(request.callback_url, "callback_url")
     check_metadata(request.metadata)
+    limits = get_settings().limits(caller.tier)
+    tier = f"{caller.tier} callers"
+    if len(request.outputs) > limits.max_outputs:
+        raise RequestValidationError(
+            f"outputs: at most {limits.max_outputs} for {tier}",
+            details=[{"path": "outputs", "message": f"at most {limits.max_outputs} outputs for {tier}"}],
+        )
+    for index, output in enumerate(request.outputs):
+        if len(output.operations) > limits.max_operations:
+            path = f"outputs[{index}].operations"
+            raise RequestValidationError(
+                f"{path}: at most {limits.max_operations} for {tier}",
+                details=[{"path": path, "message": f"at most {limits.max_operations} operations for {tier}"}],
+            )
+    if request.callback_url is not None and caller.tier == "anonymous":
+        raise RequestValidationError(
+            "callback_url: callbacks are signed with a tenant's secret and need an API key",
+            details=[{"path": "callback_url", "message": "needs an API key"}],
+        )
 
 
 def _with_outputs(request: JobRequest) -> JobRequest:
@@ -110,26 +131,27 @@ def _with_outputs(request: JobRequest) -> JobRequest:
     return request.model_copy(update={"outputs": presets.expand(request.preset)})
 
 
-def create_job(tenant_id: str, request: JobRequest, idempotency_key: str | None = None) -> CreatedJobDocument:
+def create_job(caller: Caller, request: JobRequest, idempotency_key: str | None = None) -> CreatedJobDocument:
     """Records the job and starts it now, or when its upload lands; once per Idempotency-Key."""
     if idempotency_key is not None:
         answer = idempotency.once(
             "jobs",
-            tenant_id,
+            caller.tenant_id,
             idempotency_key,
             request.model_dump(mode="json"),
-            lambda: create_prepared(tenant_id, *prepare(tenant_id, request)).model_dump(mode="json"),
+            lambda: create_prepared(caller, *prepare(caller, request)).model_dump(mode="json"),
         )
         return CreatedJobDocument.model_validate(answer)
-    return create_prepared(tenant_id, *prepare(tenant_id, request))
+    return create_prepared(caller, *prepare(caller, request))
 
 
-def prepare(tenant_id: str, request: JobRequest) -> tuple[JobRequest, UploadRecord | None]:
-    """The request checked and with its outputs (a preset expanded), and its earlier upload if it names one."""
+def prepare(caller: Caller, request: JobRequest) -> tuple[JobRequest, UploadRecord | None]:
+    """The request checked against the caller's tier and with its outputs (a preset expanded), and
+    its earlier upload if it names one."""
     request = _with_outputs(request)
-    _check_request(request)
+    _check_request(caller, request)
     upload_id = request.source.upload_id
-    upload = repository.get_upload(tenant_id, upload_id) if upload_id is not None else None
+    upload = repository.get_upload(caller.tenant_id, upload_id) if upload_id is not None else None
     if upload_id is not None and upload is None:
         raise SourceNotFoundError(
             f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
@@ -138,7 +160,7 @@ def prepare(tenant_id: str, request: JobRequest) -> tuple[JobRequest, UploadReco
 
 
 def create_prepared(
-    tenant_id: str,
+    caller: Caller,
     request: JobRequest,
     upload: UploadRecord | None,
     *,
@@ -151,8 +173,10 @@ def create_prepared(
     upload_id = request.source.upload_id
     # A URL is there to fetch: the job can start now; so can one whose upload has landed.
     landed = request.source.url is not None or (upload is not None and upload.received_at is not None)
+    tenant_id = caller.tenant_id
     job = JobRecord(
         tenant_id=tenant_id,
+        tier=caller.tier,
         id=job_id,
         status="queued" if landed else "awaiting_upload",
         request=request,
@@ -164,7 +188,7 @@ def create_prepared(
     )
     form = None
     if request.source.upload is not None:
-        form = _new_upload(tenant_id, request.source.upload, path="source.upload.", waiting_job_id=job_id)
+        form = _new_upload(caller, request.source.upload, path="source.upload.", waiting_job_id=job_id)
         job.source.upload_id = form.upload_id
         repository.put_new_job(job)
     else:

@@ -94,10 +94,11 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool
 
 def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecord:
     settings = get_settings()
+    tier = settings.limits(job.tier)
     limits = engine.Limits(
-        max_source_pixels=settings.max_source_pixels,
-        max_output_dimension=settings.max_output_dimension,
-        max_frames=settings.max_animation_frames,
+        max_source_pixels=tier.max_source_pixels,
+        max_output_dimension=tier.max_output_dimension,
+        max_frames=tier.max_animation_frames,
     )
 
     def load_upload(upload_id: str) -> bytes:
@@ -110,7 +111,7 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
     try:
         if job.source.url is not None:
             data = net.fetch(
-                job.source.url, max_bytes=settings.upload_max_bytes, allow_loopback=settings.allow_loopback_urls
+                job.source.url, max_bytes=tier.upload_max_bytes, allow_loopback=settings.allow_loopback_urls
             ).data
         else:
             data = load_upload(job.source.upload_id or "")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from imagejobs.models import JobRequest, JobStatus
+from imagejobs.settings import Tier
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
 
@@ -48,6 +49,7 @@ class StoredCallback(BaseModel):
 
 class JobRecord(BaseModel):
     tenant_id: str
+    tier: Tier = "keyed"
     id: str
     status: JobStatus
     request: JobRequest

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Tier = Literal["keyed", "anonymous"]
+
+
+class TierLimits(BaseModel):
+    """SPEC §5's limits of one tier (keyed or anonymous), as the template's parameters set them."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    upload_max_bytes: int = Field(alias="UPLOAD_MAX_BYTES", gt=0)
+    max_source_pixels: int = Field(alias="MAX_SOURCE_PIXELS", gt=0)
+    max_output_dimension: int = Field(alias="MAX_OUTPUT_DIMENSION", gt=0)
+    max_animation_frames: int = Field(alias="MAX_ANIMATION_FRAMES", gt=0)
+    max_operations: int = Field(alias="MAX_OPERATIONS", gt=0)
+    max_outputs: int = Field(alias="MAX_OUTPUTS", gt=0)
 
 
 class Settings(BaseModel):
@@ -16,10 +32,10 @@ class Settings(BaseModel):
     bucket_name: str = Field(alias="BUCKET_NAME")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
-    upload_max_bytes: int = Field(alias="UPLOAD_MAX_BYTES", gt=0)
-    max_source_pixels: int = Field(alias="MAX_SOURCE_PIXELS", gt=0)
-    max_output_dimension: int = Field(alias="MAX_OUTPUT_DIMENSION", gt=0)
-    max_animation_frames: int = Field(alias="MAX_ANIMATION_FRAMES", gt=0)
+    keyed: TierLimits
+    anonymous: TierLimits  # the ANONYMOUS_ variables; used only where AllowAnonymous is on
+    allow_anonymous: bool = Field(default=False, alias="ALLOW_ANONYMOUS")
+    anonymous_usage_key: str = Field(default="", alias="ANONYMOUS_USAGE_KEY")  # the authorizer's
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", gt=0)
     upload_url_seconds: int = Field(default=900, alias="UPLOAD_URL_SECONDS", gt=0)
     download_url_seconds: int = Field(default=3600, alias="DOWNLOAD_URL_SECONDS", gt=0)
@@ -36,7 +52,19 @@ class Settings(BaseModel):
     def _comma_separated(cls, value: object) -> object:
         return tuple(int(part) for part in value.split(",")) if isinstance(value, str) else value
 
+    def limits(self, tier: Tier) -> TierLimits:
+        return self.keyed if tier == "keyed" else self.anonymous
+
 
 @cache
 def get_settings() -> Settings:
-    return Settings.model_validate(os.environ)
+    anonymous = {
+        name.removeprefix("ANONYMOUS_"): value for name, value in os.environ.items() if name.startswith("ANONYMOUS_")
+    }
+    return Settings.model_validate(
+        {
+            **os.environ,
+            "keyed": TierLimits.model_validate(os.environ),
+            "anonymous": TierLimits.model_validate(anonymous),
+        }
+    )
