@@ -1,0 +1,186 @@
+"""The cases of the benchmark (issue 3, item 7) and the implementations each one runs.
+
+A case is one input and a list of outputs, each a plain dict every implementation understands
+(`format`, `quality`, and an optional resize: `width`, `height`, `fit`, `without_enlargement`).
+Case f takes its outputs from the engine's `responsive` preset when the engine has one, so sharp
+makes exactly the set the engine makes.
+"""
+
+# ruff: noqa: RUF001 - the multiplication sign is the report's typography
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "layers" / "common") not in sys.path:
+    sys.path.insert(0, str(ROOT / "layers" / "common"))
+
+# sharp's defaults, used where an output leaves quality unset and the engine says nothing either
+SHARP_DEFAULT_QUALITY = {"jpeg": 80, "webp": 80, "avif": 50, "heic": 50, "png": None}
+
+RESPONSIVE_WIDTHS = (320, 640, 960, 1280, 1920)
+RESPONSIVE_FORMATS = ("avif", "webp")
+
+
+@dataclass(frozen=True)
+class Impl:
+    key: str
+    label: str
+    role: str  # "sharp" | "ours" | "peer" | "hand"
+
+
+IMPLS = {
+    impl.key: impl
+    for impl in (
+        Impl("sharp", "sharp", "sharp"),
+        Impl("sharp-separate", "sharp, one pipeline per output", "sharp"),
+        Impl("ours", "ours (engine.render)", "ours"),
+        Impl("pillow", "Pillow, naive", "peer"),
+        Impl("vips-thumb", "pyvips by hand: thumbnail_buffer", "hand"),
+        Impl("vips-once", "pyvips by hand: one shrunk decode", "hand"),
+        Impl("heif-pillow", "by hand: pillow-heif→Pillow→libvips", "hand"),
+        Impl("heif-buffer", "by hand: pillow-heif buffer→libvips", "hand"),
+    )
+}
+
+
+@dataclass
+class Case:
+    key: str
+    title: str
+    input: str  # a key of inputs.INPUTS
+    outputs: list[dict[str, Any]]
+    impls: list[str]
+    iterations: int  # the default; BENCH_ITERATIONS overrides every case
+    notes: list[str] = field(default_factory=list)
+    warmup: bool = True  # one unmeasured run first (off where one run takes many seconds)
+    preset: str | None = None  # ours renders this preset's own outputs (the others get them as `outputs`)
+
+
+def _ladder() -> tuple[list[dict[str, Any]], str, bool]:
+    """The responsive preset's outputs as plain dicts, and where they came from."""
+    try:
+        from imagejobs import presets  # noqa: PLC0415 - the engine may not have presets (yet)
+
+        preset = presets.PRESETS["responsive"]
+        outputs = [_plain(output) for output in preset.outputs]
+    except Exception as error:  # noqa: BLE001 - any failure means: build the ladder ourselves
+        outputs = [
+            {"name": f"{fmt}-{width}", "format": fmt, "quality": None, "width": width, "without_enlargement": True}
+            for fmt in RESPONSIVE_FORMATS
+            for width in RESPONSIVE_WIDTHS
+        ]
+        why = f"{type(error).__name__}: {error}"
+        return outputs, f"the ladder built by the bench (no usable imagejobs.presets: {why})", False
+    return outputs, "imagejobs.presets.PRESETS['responsive']", True
+
+
+def _plain(output: dict[str, Any]) -> dict[str, Any]:
+    """A preset output (as a job's `outputs` entry) as a bench output: one resize at most."""
+    plain: dict[str, Any] = {"name": output["name"], "format": output["format"], "quality": output.get("quality")}
+    if "effort" in output:
+        plain["effort"] = output["effort"]
+    for operation in output.get("operations", []):
+        if operation["type"] != "resize":
+            raise ValueError(f"the bench knows resize only, not {operation['type']}")
+        plain |= {k: operation[k] for k in ("width", "height", "fit", "without_enlargement") if k in operation}
+    return plain
+
+
+def engine_default_quality(fmt: str) -> int | None:
+    """The quality the engine uses when an output leaves it unset, if the engine says."""
+    try:
+        from imagejobs import formats  # noqa: PLC0415
+
+        spec = getattr(formats, "FORMATS", {}).get(fmt)
+        if spec is not None and getattr(spec, "default_quality", None):
+            return int(spec.default_quality)
+        from imagejobs.engine import encode  # noqa: PLC0415
+
+        return int(encode.DEFAULT_QUALITY)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _fill_quality(outputs: list[dict[str, Any]]) -> list[str]:
+    """Gives every output the quality the engine will use, so sharp and Pillow are told the same."""
+    notes = []
+    for output in outputs:
+        if output.get("quality") is None and output["format"] != "png":
+            quality = engine_default_quality(output["format"])
+            source = "the engine's default"
+            if quality is None:
+                quality, source = SHARP_DEFAULT_QUALITY[output["format"]], "sharp's default"
+            output["quality"] = quality
+            note = f"{output['format']} quality unset in the preset: {source}, {quality}, for every implementation"
+            if note not in notes:
+                notes.append(note)
+    return notes
+
+
+def cases() -> dict[str, Case]:
+    ladder, source, from_preset = _ladder()
+    ladder_notes = [f"outputs: {source}", *_fill_quality(ladder)]
+    photo = ["sharp", "ours", "pillow", "vips-thumb"]
+    return {
+        case.key: case
+        for case in (
+            Case(
+                "a",
+                "12 MP JPEG → 800 w WebP q80",
+                "jpeg12",
+                [{"name": "a", "format": "webp", "quality": 80, "width": 800}],
+                photo,
+                5,
+            ),
+            Case(
+                "b",
+                "12 MP JPEG → 1920 w JPEG q85",
+                "jpeg12",
+                [{"name": "b", "format": "jpeg", "quality": 85, "width": 1920}],
+                photo,
+                5,
+            ),
+            Case(
+                "c",
+                "24 MP JPEG → 400×400 cover AVIF q50",
+                "jpeg24",
+                [{"name": "c", "format": "avif", "quality": 50, "width": 400, "height": 400, "fit": "cover"}],
+                photo,
+                4,
+                ["effort: each implementation's default (sharp 4; Pillow speed 6; ours: the engine's default)"],
+            ),
+            Case(
+                "d",
+                "2000² RGBA PNG → WebP q80",
+                "png_rgba",
+                [{"name": "d", "format": "webp", "quality": 80}],
+                ["sharp", "ours", "pillow"],
+                4,
+            ),
+            Case(
+                "e",
+                "12 MP HEIC → JPEG q80",
+                "heic12",
+                [{"name": "e", "format": "jpeg", "quality": 80}],
+                ["sharp", "ours", "pillow", "heif-pillow", "heif-buffer"],
+                3,
+                ["sharp is expected to fail: its prebuilt libvips has no HEVC decoder"],
+            ),
+            Case(
+                "f",
+                "12 MP JPEG → responsive preset (320…1920 w × avif, webp)",
+                "jpeg12",
+                ladder,
+                ["sharp", "sharp-separate", "ours", "pillow", "vips-thumb", "vips-once"],
+                2,
+                ladder_notes,
+                warmup=False,
+                preset="responsive" if from_preset else None,
+            ),
+        )
+    }
