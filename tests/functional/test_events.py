@@ -6,6 +6,7 @@ The same files serve `sam local invoke <Function> -e events/<file>` where Docker
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,24 @@ from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import discard
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
 TENANT = "ten_01KAZ5Y0000000000000000001"
 UPLOAD = "upl_01KAZ5Y0000000000000000002"
 JOB = "job_01KAZ5Y0000000000000000003"
+
+
+def documented_events() -> dict[str, str]:
+    """README's table of events/ files: file -> the function it is for."""
+    rows = re.findall(r"^\| (`[^|]+`) \| `(\w+)` \|$", (ROOT / "README.md").read_text(), re.M)
+    return {name: function for files, function in rows for name in re.findall(r"`([\w.]+\.json)`", files)}
+
+
+def test_every_function_has_an_event_file_and_every_file_a_function(stack: Stack) -> None:
+    documented = documented_events()
+
+    assert set(documented.values()) == set(stack.template.resources("AWS::Serverless::Function"))
+    assert set(documented) == {path.name for path in EVENTS.glob("*.json")}
 
 
 def event(name: str) -> dict[str, Any]:
@@ -110,4 +125,18 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert document["status"] == "succeeded"
     assert document["metadata"] == {"order": "1234"}
     assert document["callback"]["status"] == "delivered"
+
+    listed = stack.function("ListJobsFunction").invoke(event("list_jobs.json"))
+    assert JOB in [job["id"] for job in json.loads(listed["body"])["jobs"]]
+    assert stack.function("RetryJobFunction").invoke(event("retry_job.json"))["statusCode"] == 409  # it succeeded
+    assert stack.function("BatchesFunction").invoke(event("create_batch.json"))["statusCode"] == 202
+    assert stack.function("MetaFunction").invoke(event("health.json"))["statusCode"] == 200
+    assert json.loads(stack.function("CatalogueFunction").invoke(event("catalogue_presets.json"))["body"])
+
+    outputs = f"outputs/{TENANT}/{JOB}/"
+    assert stack.function("ExpireFunction").invoke(event("expire.json")) == {"batchItemFailures": []}
+    listing = stack.client("s3").list_objects_v2(Bucket=stack.template.refs["Bucket"], Prefix=outputs)
+    assert listing.get("KeyCount", 0) == 0
+    assert stack.function("DeleteJobFunction").invoke(event("delete_job.json"))["statusCode"] == 204
+    assert stack.function("GetJobFunction").invoke(event("get_job.json"))["statusCode"] == 404
     discard(stack)
