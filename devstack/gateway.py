@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class Gateway:
             except Exception as error:  # noqa: BLE001 (an authorizer that raises is API Gateway's 401 or 500)
                 if str(error) == "Unauthorized":
                     return self.responses.answer("UNAUTHORIZED", 401, "Unauthorized")
+                print(f"[api] authorizer {name} failed: {error!r}", file=sys.stderr)
                 return self.responses.answer("AUTHORIZER_FAILURE", 500, "Internal server error")
             if any(s.get("Effect") == "Deny" for s in result.get("policyDocument", {}).get("Statement", [])):
                 return self.responses.answer("ACCESS_DENIED", 403, "User is not authorized to access this resource")

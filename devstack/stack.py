@@ -94,6 +94,10 @@ class Stack:
         environment = merged_environment(self.template, self.functions)
         os.environ.update(environment)
         self.tenant_id = self._seed()
+        # Every handler is imported now, in this one thread: imported first by the threads that
+        # serve requests and queues, two could meet a module the other had half initialised.
+        for function in self.functions:
+            function.load()
         self._state = state_file(self.aws_port)
         self._state.parent.mkdir(exist_ok=True)
         self._state.write_text(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,10 @@ class LocalStack:
         return {"X-API-Key": self.api_key}
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+@contextmanager
+def running_stack(log: Path, overrides: str) -> Iterator[LocalStack]:
+    """`python -m devstack` with these template parameter overrides, until the block ends."""
     port, aws_port = free_port(), free_port()
-    log = tmp_path_factory.mktemp("devstack") / "devstack.log"
     stack = LocalStack(
         api_url=f"http://127.0.0.1:{port}/v1",
         api_key="ij_e2e_key",
@@ -49,7 +50,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "IMAGEJOBS_AWS_PORT": str(aws_port),
         "IMAGEJOBS_API_KEY": stack.api_key,
         "IMAGEJOBS_WEBHOOK_SECRET": stack.webhook_secret,
-        "IMAGEJOBS_PARAMETER_OVERRIDES": "CallbackRetryDelays=1",  # retries a second apart
+        "IMAGEJOBS_PARAMETER_OVERRIDES": overrides,
     }
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -67,10 +68,18 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             process.wait(timeout=20)
 
 
-def wait_for_job(stack: LocalStack, job_id: str, timeout: float = 60) -> dict:
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The stack as `make run` starts it, but for callback retries a second apart."""
+    with running_stack(tmp_path_factory.mktemp("devstack") / "devstack.log", "CallbackRetryDelays=1") as stack:
+        yield stack
+
+
+def wait_for_job(stack: LocalStack, job_id: str, timeout: float = 60, headers: dict[str, str] | None = None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = requests.get(f"{stack.api_url}/jobs/{job_id}", headers=stack.headers(), timeout=10).json()
+        sent = stack.headers() if headers is None else headers
+        job = requests.get(f"{stack.api_url}/jobs/{job_id}", headers=sent, timeout=10).json()
         if job["status"] in ("succeeded", "failed"):
             return dict(job)
         time.sleep(0.2)
