@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from devstack.stack import Stack
-from imagejobs import admin
+from imagejobs import admin, auth
+from imagejobs.settings import get_settings
 from tests.functional.conftest import Client
 
 
@@ -58,3 +60,31 @@ def test_an_unknown_tenant_is_an_error_not_a_crash(stack: Stack, capsys: pytest.
 
     assert code == 1
     assert "no tenant ten_NOPE" in str(error)
+
+
+def test_against_a_deployed_stack_keys_join_its_usage_plan_and_leave_it_when_revoked(
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the admin command configured with the stack's KeyedUsagePlan (moto's API Gateway)
+    gateway = stack.client("apigateway")
+    plan = gateway.create_usage_plan(name="keyed", throttle={"rateLimit": 30, "burstLimit": 60})["id"]
+    monkeypatch.setitem(os.environ, "KEYED_USAGE_PLAN_ID", plan)
+    get_settings.cache_clear()
+    try:
+        # WHEN a tenant is made, and its key revoked
+        _, created = command(capsys, "tenants", "create", "metered")
+        assert isinstance(created, dict)
+        _, keys = command(capsys, "keys", "list", created["tenant_id"])
+        assert isinstance(keys, list)
+        (key,) = keys
+
+        # THEN API Gateway meters the key by its hash (never the key), in the plan, until revoked
+        (registered,) = gateway.get_api_keys(nameQuery=key["key_id"], includeValues=True)["items"]
+        assert registered["value"] == auth.hash_key(created["api_key"])
+        assert registered["enabled"] is True
+        assert [k["id"] for k in gateway.get_usage_plan_keys(usagePlanId=plan)["items"]] == [registered["id"]]
+        command(capsys, "keys", "revoke", created["tenant_id"], key["key_id"])
+        assert gateway.get_api_key(apiKey=registered["id"])["enabled"] is False
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

@@ -89,12 +89,15 @@ def _require_tenant(tenant_id: str) -> TenantRecord:
 
 
 def configure_from_stack(stack_name: str) -> None:
-    """The environment of the deployed stack's functions, read from one of them."""
-    function = client("cloudformation").describe_stack_resource(
-        StackName=stack_name, LogicalResourceId="CreateJobFunction"
-    )["StackResourceDetail"]["PhysicalResourceId"]
+    """The environment of the deployed stack's functions (read from one of them), and its usage plan."""
+
+    def physical(logical_id: str) -> str:
+        resource = client("cloudformation").describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
+        return str(resource["StackResourceDetail"]["PhysicalResourceId"])
+
+    function = physical("CreateJobFunction")
     variables = client("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-    os.environ.update(variables)
+    os.environ.update(variables, KEYED_USAGE_PLAN_ID=physical("KeyedUsagePlan"))
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from imagejobs import repository
+from imagejobs import repository, usage
 from imagejobs.errors import AuthenticationError, NotFoundError
 from imagejobs.ids import new_api_key, new_id, new_webhook_secret
 from imagejobs.records import ApiKeyRecord, TenantRecord, now
@@ -26,7 +26,9 @@ def create_tenant(name: str, webhook_secret: str | None = None) -> TenantRecord:
 def create_key(tenant_id: str, name: str, key: str | None = None) -> str:
     """Creates an API key for the tenant and returns it (the only time it can be read)."""
     key = key or new_api_key()
-    repository.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant_id=tenant_id, name=name, created_at=now()))
+    record = ApiKeyRecord(key_hash=hash_key(key), tenant_id=tenant_id, name=name, created_at=now())
+    repository.put_api_key(record)
+    usage.register(record)
     return key
 
 
@@ -37,6 +39,7 @@ def revoke_key(tenant_id: str, key_id: str) -> ApiKeyRecord:
         raise NotFoundError(f"tenant {tenant_id} has no key {key_id}")
     revoked = key.model_copy(update={"revoked": True})
     repository.put_api_key(revoked)
+    usage.disable(revoked)
     return revoked
 
 
