@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,33 @@ def receiver() -> Iterator[CallbackReceiver]:
     server = CallbackReceiver().start()
     yield server
     server.stop()
+
+
+PHOTO = (Path(__file__).resolve().parents[1] / "samples" / "photo.jpg").read_bytes()
+
+
+@pytest.fixture
+def origin() -> Iterator[str]:
+    """An image server on loopback: any path answers samples/photo.jpg, but /to?url=… redirects there."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/to?url="):
+                self.send_response(302)
+                self.send_header("Location", self.path.removeprefix("/to?url="))
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(PHOTO)))
+            self.end_headers()
+            self.wfile.write(PHOTO)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

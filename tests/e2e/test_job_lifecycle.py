@@ -3,39 +3,14 @@ and a URL source served from loopback."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 import requests
 
-from tests.conftest import CallbackReceiver
-from tests.e2e.conftest import ROOT, LocalStack, wait_for_job
+from tests.conftest import PHOTO, CallbackReceiver
+from tests.e2e.conftest import LocalStack, wait_for_job
 
-PHOTO = (ROOT / "samples" / "photo.jpg").read_bytes()
 OUTPUTS = [{"name": "small", "format": "webp", "operations": [{"type": "resize", "width": 120}]}]
-
-
-@pytest.fixture
-def image_server() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(PHOTO)))
-            self.end_headers()
-            self.wfile.write(PHOTO)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/photo.jpg"
-    server.shutdown()
-    server.server_close()
 
 
 def call(stack: LocalStack, method: str, path: str, **kwargs: object) -> requests.Response:
@@ -49,7 +24,8 @@ def upload(stack: LocalStack, data: bytes) -> str:
     return str(form["upload_id"])
 
 
-def test_a_url_source_list_retry_and_delete(local_stack: LocalStack, image_server: str) -> None:
+def test_a_url_source_list_retry_and_delete(local_stack: LocalStack, origin: str) -> None:
+    image_server = f"{origin}/photo.jpg"
     # a URL source, fetched from a server on loopback (the local stack allows loopback http)
     from_url = call(local_stack, "POST", "/jobs", json={"source": {"url": image_server}, "outputs": OUTPUTS}).json()
     done = wait_for_job(local_stack, from_url["id"])

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -16,38 +13,11 @@ from devstack.stack import Stack
 from imagejobs import net
 from imagejobs.settings import get_settings
 from tests import images
+from tests.conftest import PHOTO
 from tests.functional.conftest import Client, drain, upload
 
-PHOTO = (Path(__file__).resolve().parents[2] / "samples" / "photo.jpg").read_bytes()
 NAMES = {"internal.example.test": "10.0.0.5", "metadata.example.test": "169.254.169.254"}
 OUTPUTS = [{"name": "small", "format": "webp", "operations": [{"type": "resize", "width": 160}]}]
-
-
-@pytest.fixture
-def origin() -> Iterator[str]:
-    """An image server on loopback: /photo.jpg, and /to?url=… redirecting anywhere."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/to?url="):
-                self.send_response(302)
-                self.send_header("Location", self.path.removeprefix("/to?url="))
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(PHOTO)))
-            self.end_headers()
-            self.wfile.write(PHOTO)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -14,16 +14,14 @@ from imagejobs.records import BatchRecord, JobRecord, StoredCallback, now
 
 
 def create_batch(caller: Caller, request: BatchRequest, idempotency_key: str | None = None) -> BatchCreated:
-    if idempotency_key is not None:
-        answer = idempotency.once(
-            "batches",
-            caller.tenant_id,
-            idempotency_key,
-            request.model_dump(mode="json"),
-            lambda: _create_batch(caller, request).model_dump(mode="json"),
-        )
-        return BatchCreated.model_validate(answer)
-    return _create_batch(caller, request)
+    return idempotency.once(
+        "batches",
+        caller.tenant_id,
+        idempotency_key,
+        request,
+        make=lambda: _create_batch(caller, request),
+        answer=BatchCreated,
+    )
 
 
 def _create_batch(caller: Caller, request: BatchRequest) -> BatchCreated:

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from pydantic import BaseModel
 
 from imagejobs.aws import client
 from imagejobs.errors import ConflictError
@@ -46,19 +47,22 @@ def register_lambda_context(context: Any) -> None:
     _CONFIG.register_lambda_context(context)
 
 
-def once(
-    scope: str, tenant_id: str, key: str, body: dict[str, Any], make: Callable[[], dict[str, Any]]
-) -> dict[str, Any]:
-    """`make()`'s answer, made at most once per tenant, scope and key; replayed after that."""
+def once[Answer: BaseModel](
+    scope: str, tenant_id: str, key: str | None, request: BaseModel, *, make: Callable[[], Answer], answer: type[Answer]
+) -> Answer:
+    """`make()`'s answer: made at most once per tenant, scope and key (and replayed after that), or
+    every time when there is no key."""
+    if key is None:
+        return make()
 
     @idempotent_function(
         data_keyword_argument="request", persistence_store=_store(), config=_CONFIG, key_prefix=f"imagejobs.{scope}"
     )
     def run(request: dict[str, Any]) -> dict[str, Any]:
-        return make()
+        return make().model_dump(mode="json")
 
     try:
-        return run(request={"tenant_id": tenant_id, "key": key, "body": body})
+        made = run(request={"tenant_id": tenant_id, "key": key, "body": request.model_dump(mode="json")})
     except IdempotencyValidationError as error:
         raise ConflictError(
             "this Idempotency-Key was used with another body",
@@ -66,3 +70,4 @@ def once(
         ) from error
     except IdempotencyAlreadyInProgressError as error:
         raise ConflictError("a request with this Idempotency-Key is still being handled; try again") from error
+    return answer.model_validate(made)

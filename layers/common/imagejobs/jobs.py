@@ -133,16 +133,14 @@ def _with_outputs(request: JobRequest) -> JobRequest:
 
 def create_job(caller: Caller, request: JobRequest, idempotency_key: str | None = None) -> CreatedJobDocument:
     """Records the job and starts it now, or when its upload lands; once per Idempotency-Key."""
-    if idempotency_key is not None:
-        answer = idempotency.once(
-            "jobs",
-            caller.tenant_id,
-            idempotency_key,
-            request.model_dump(mode="json"),
-            lambda: create_prepared(caller, *prepare(caller, request)).model_dump(mode="json"),
-        )
-        return CreatedJobDocument.model_validate(answer)
-    return create_prepared(caller, *prepare(caller, request))
+    return idempotency.once(
+        "jobs",
+        caller.tenant_id,
+        idempotency_key,
+        request,
+        make=lambda: create_prepared(caller, *prepare(caller, request)),
+        answer=CreatedJobDocument,
+    )
 
 
 def prepare(caller: Caller, request: JobRequest) -> tuple[JobRequest, UploadRecord | None]:
