@@ -118,7 +118,14 @@ def test_a_url_source_that_is_not_plain_https_is_refused_when_the_job_is_made(
 
 
 @pytest.mark.parametrize(
-    "url", ["https://10.0.0.1/hook", "https://169.254.169.254/", "https://[::1]/hook", "https://0x7f000001/hook"]
+    "url",
+    [
+        "https://10.0.0.1/hook",
+        "https://169.254.169.254/",
+        "https://[::1]/hook",
+        "https://0x7f000001/hook",
+        "https://internal.example.test/hook",
+    ],
 )
 def test_a_callback_url_resolving_to_a_private_address_is_never_called(
     api: Client, stack: Stack, origin: str, connections: list[str], production: None, url: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from imagejobs import presets
 from imagejobs.formats import INPUT_CONTENT_TYPES, page_ranges
@@ -21,6 +21,13 @@ ContentType = Annotated[str, Field(json_schema_extra={"enum": sorted(INPUT_CONTE
 
 
 class UploadRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"filename": "photo.heic", "content_type": "image/heic", "size_bytes": 2140000}]
+        },
+    )
+
     filename: str = Field(min_length=1, max_length=255)
     content_type: ContentType
     size_bytes: int | None = Field(default=None, ge=1)
@@ -80,6 +87,35 @@ PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.AVAILA
 
 class JobRequest(Strict):
     """Give exactly one of `outputs` or `preset` (checked by `imagejobs.jobs`, which expands the preset)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": {"upload_id": "upl_01JD4W3ZP8Q6S2KX7Y0M9N5B1C"},
+                    "outputs": [
+                        {
+                            "name": "thumb",
+                            "format": "webp",
+                            "quality": 80,
+                            "operations": [{"type": "resize", "width": 400, "height": 400, "position": "attention"}],
+                        },
+                        {
+                            "name": "print",
+                            "format": "jpeg",
+                            "max_bytes": 153600,
+                            "operations": [{"type": "rotate", "angle": 90}, {"type": "text", "text": "© ACME"}],
+                        },
+                    ],
+                    "callback_url": "https://example.com/hooks/images",
+                    "metadata": {"order": "1234"},
+                    "ttl_seconds": 86400,
+                },
+                {"source": {"url": "https://images.example.com/a.jpg"}, "preset": "responsive"},
+            ]
+        },
+    )
 
     source: Source
     outputs: list[Output] = Field(default_factory=list, max_length=10, description="1 to 10 outputs; or a `preset`.")
@@ -200,6 +236,21 @@ MAX_BATCH_JOBS = 100
 
 
 class BatchRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "jobs": [
+                        {"source": {"upload_id": "upl_01JD4W3ZP8Q6S2KX7Y0M9N5B1C"}, "preset": "og-image"},
+                        {"source": {"url": "https://images.example.com/b.jpg"}, "preset": "og-image"},
+                    ],
+                    "callback_url": "https://example.com/hooks/batches",
+                }
+            ]
+        },
+    )
+
     jobs: list[JobRequest] = Field(min_length=1, max_length=MAX_BATCH_JOBS)
     callback_url: str | None = Field(
         default=None, max_length=2048, description="Receives `batch.completed` once every job has ended."
