@@ -5,7 +5,11 @@ The order of work, in one place (`render`):
 1. `source.read_header`: the real format from the bytes, the header only, checked against the
    pixel limit (width x height x animation frames, over every selected page) and the frame limit.
 2. `source.decode`: each selected page decoded once, upright (EXIF orientation) and in 8-bit sRGB
-   (ICC honoured), into memory that every output shares (libvips images are immutable).
+   (ICC honoured), into memory that every output shares (libvips images are immutable). When
+   every output starts with a resize (`decode_size`), a JPEG or WebP is decoded shrunk: by the
+   largest of 2, 4, 8 that keeps it at least as large as each output's resize scales to before
+   its crop or padding; that first resize is then planned on the source's own size
+   (`operations.resize_from`), so every output comes out the size it would from a full decode.
 3. per output and page: its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
@@ -27,8 +31,9 @@ from imagejobs.engine import encode, frames, operations, source
 from imagejobs.errors import SourceNotFoundError, TooManyPixelsError
 from imagejobs.formats import FORMATS
 from imagejobs.outputs import Output
+from imagejobs.pipeline import Resize
 
-__all__ = ["Limits", "Rendered", "SourceInfo", "render"]
+__all__ = ["Limits", "Rendered", "SourceInfo", "decode_size", "render"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """The source as sniffed and decoded; width and height are of its first selected page, upright."""
+    """The source as sniffed; width and height are of its first selected page, upright (not of a shrunk decode)."""
 
     format: str
     width: int
@@ -75,15 +80,32 @@ def render(
 ) -> tuple[SourceInfo, list[Rendered]]:
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     deadline.check("decode")
-    decoded = source.decode(header)
-    first = decoded[0].image
-    info = SourceInfo(format=header.format, width=first.width, height=frames.frame_height(first))
+    decoded = source.decode(header, decode_size(outputs, source.upright_size(header)))
+    info = SourceInfo(format=header.format, width=decoded[0].width, height=decoded[0].height)
     context = operations.Context(load_upload, limits.max_source_pixels, limits.max_frames)
     return info, [
         _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1)
         for output in outputs
         for page in decoded
     ]
+
+
+def decode_size(outputs: Sequence[Output], size: tuple[int, int]) -> tuple[int, int] | None:
+    """The smallest decode of a `size` source every output can be made from as well as from the whole: None for whole.
+
+    That is when every output's first operation is a resize: the largest size they scale to, before
+    a `cover` crops or a `contain` pads (the pixel values of every other operation are of the source).
+    """
+    widths, heights = [], []
+    for output in outputs:
+        first = output.operations[0] if output.operations else None
+        if not isinstance(first, Resize):
+            return None
+        (width, height), _ = operations.resize_geometry(*size, first)
+        widths.append(width)
+        heights.append(height)
+    need = (max(widths, default=size[0]), max(heights, default=size[1]))
+    return need if need[0] < size[0] and need[1] < size[1] else None
 
 
 def _render_output(
@@ -103,7 +125,10 @@ def _render_output(
     for index, operation in enumerate(output.operations):
         step = f"operation {index} ({operation.type})"
         deadline.check(f"{name}: {step}")
-        layers = [operations.apply(layer, operation, context) for layer in layers]
+        if index == 0 and page.shrunk and isinstance(operation, Resize):
+            layers = [operations.resize_from(layer, operation, (page.width, page.height)) for layer in layers]
+        else:
+            layers = [operations.apply(layer, operation, context) for layer in layers]
         _check_dimensions(layers, name, step, limits)
     if not output.operations:
         _check_dimensions(layers, name, "the source", limits)

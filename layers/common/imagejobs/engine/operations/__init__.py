@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from imagejobs.engine.operations import colour, focus, geometry, overlay  # noqa: F401 - importing registers the steps
 from imagejobs.engine.operations._base import STEPS, Context, apply
-from imagejobs.engine.operations.geometry import resize_geometry
+from imagejobs.engine.operations.geometry import resize_from, resize_geometry
 
-__all__ = ["STEPS", "Context", "apply", "resize_geometry"]
+__all__ = ["STEPS", "Context", "apply", "resize_from", "resize_geometry"]

@@ -57,7 +57,15 @@ def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int
 
 @step(Resize)
 def resize(image: pyvips.Image, op: Resize, _: Context) -> pyvips.Image:
-    (width, height), box = resize_geometry(image.width, image.height, op)
+    return resize_from(image, op, (image.width, image.height))
+
+
+def resize_from(image: pyvips.Image, op: Resize, size: tuple[int, int]) -> pyvips.Image:
+    """The resize as planned for an image of `size`, of which `image` may be a copy shrunk on load.
+
+    The result is the same size as from the full-size image; only the scaling starts nearer to it.
+    """
+    (width, height), box = resize_geometry(*size, op)
     check_size(width, height, "resize")
     source = image
     if (width, height) != (image.width, image.height):
