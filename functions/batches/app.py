@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api, batches, idempotency
@@ -22,9 +22,7 @@ router = Router()
 )
 def create_batch(
     request: Annotated[BatchRequest, Body()],
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", max_length=255, description="the same key and body: the same batch")
-    ] = None,
+    idempotency_key: api.IdempotencyKey = None,
 ) -> BatchCreated:
     return batches.create_batch(api.caller(router).require_key(), request, idempotency_key)
 

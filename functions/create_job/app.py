@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api, idempotency, jobs
@@ -24,9 +24,7 @@ router = Router()
 )
 def create_job(
     request: Annotated[JobRequest, Body()],
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", max_length=255, description="the same key and body: the same job")
-    ] = None,
+    idempotency_key: api.IdempotencyKey = None,
 ) -> CreatedJobDocument:
     return jobs.create_job(api.caller(router), request, idempotency_key)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError as PowertoolsValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from imagejobs import __version__, auth, validation
 from imagejobs.errors import AuthenticationError, ImageJobsError
@@ -24,6 +25,11 @@ CORS = CORSConfig(
     expose_headers=[VERSION_HEADER, "Retry-After"],
     max_age=3600,
 )
+# The header of POST /v1/jobs and /v1/batches.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255, description="the same key and body within a day: the same answer"),
+]
 # Every route but the public ones: the key in X-API-Key, or as a bearer token.
 KEYED: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
 _DESCRIPTIONS = {
