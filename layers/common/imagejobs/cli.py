@@ -2,9 +2,9 @@
 
     python -m imagejobs process photo.heic --output-spec spec.json -o out/
 
-The spec is one output as in a job's `outputs`, a list of them, or `{"preset": "<name>"}`. Each
-output is rendered on its own from the file's bytes (so `milliseconds` is what that output costs as
-a job of its own) and written to `<out>/<name>.<extension>`. A JSON report goes to stdout. On
+The spec is one output as in a job's `outputs`, a list of them, or `{"preset": "<name>"}`. They are
+rendered as a job renders them (one decode shared by every output; `milliseconds` is the whole) and
+written to `<out>/<name>.<extension>`. A JSON report goes to stdout. On
 failure, `{"error": {"code", "message", "details"}}` goes to stderr with exit status 1 for the
 image (the codes of a failed job) and 2 for the spec or the command line.
 """
@@ -101,29 +101,36 @@ def process(args: argparse.Namespace) -> dict[str, Any]:
         max_source_pixels=args.max_pixels, max_output_dimension=args.max_dimension, max_frames=args.max_frames
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"source": {"path": args.source, "bytes": len(data)}, "outputs": []}
-    for output in outputs:
-        started = time.perf_counter()
-        source, rendered = engine.render(
-            data, [output], limits, Deadline.unlimited(), load_upload, pages=args.pages, dpi=args.dpi
+    started = time.perf_counter()
+    source, rendered = engine.render(
+        data, outputs, limits, Deadline.unlimited(), load_upload, pages=args.pages, dpi=args.dpi
+    )
+    milliseconds = round((time.perf_counter() - started) * 1000)
+    written = []
+    for result in rendered:  # an output once per page when the source selects several pages
+        path = args.out / f"{result.name}.{result.extension}"
+        path.write_bytes(result.data)
+        written.append(
+            {
+                "name": result.name,
+                "format": result.format,
+                "width": result.width,
+                "height": result.height,
+                "bytes": len(result.data),
+                "path": str(path),
+            }
         )
-        milliseconds = round((time.perf_counter() - started) * 1000)
-        report["source"] |= {"format": source.format, "width": source.width, "height": source.height}
-        for result in rendered:  # several when the source selects several pages
-            path = args.out / f"{result.name}.{result.extension}"
-            path.write_bytes(result.data)
-            report["outputs"].append(
-                {
-                    "name": result.name,
-                    "format": result.format,
-                    "width": result.width,
-                    "height": result.height,
-                    "bytes": len(result.data),
-                    "milliseconds": milliseconds,
-                    "path": str(path),
-                }
-            )
-    return report
+    return {
+        "source": {
+            "path": args.source,
+            "bytes": len(data),
+            "format": source.format,
+            "width": source.width,
+            "height": source.height,
+        },
+        "milliseconds": milliseconds,
+        "outputs": written,
+    }
 
 
 def _pages(pages: str) -> str:
