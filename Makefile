@@ -25,7 +25,7 @@ demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make
 	$(PY) scripts/demo.py
 
 admin: $(VENV)/.installed  ## tenants and keys: make admin ARGS="tenants create acme" [STACK=<deployed stack>]
-	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.admin --stack $(STACK),devstack.admin) $(ARGS)
+	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.services.admin --stack $(STACK),devstack.admin) $(ARGS)
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml

@@ -106,11 +106,11 @@ def imports() -> None:
         "pyvips",
         "PIL.Image",
         "imagejobs.observability",
-        "imagejobs.aws",
+        "imagejobs.store.aws",
         "imagejobs.models",
-        "imagejobs.pipeline",
+        "imagejobs.spec.operations",
         "imagejobs.engine",
-        "imagejobs.processing",
+        "imagejobs.services.processing",
         "app",
     ):
         probe = f"import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"

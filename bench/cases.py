@@ -64,7 +64,7 @@ class Case:
 def _ladder() -> tuple[list[dict[str, Any]], str, bool]:
     """The responsive preset's outputs as plain dicts, and where they came from."""
     try:
-        from imagejobs import presets  # noqa: PLC0415 - the engine may not have presets (yet)
+        from imagejobs.spec import presets  # noqa: PLC0415 - the engine may not have presets (yet)
 
         preset = presets.PRESETS["responsive"]
         outputs = [_plain(output) for output in preset.outputs]
@@ -75,8 +75,8 @@ def _ladder() -> tuple[list[dict[str, Any]], str, bool]:
             for width in RESPONSIVE_WIDTHS
         ]
         why = f"{type(error).__name__}: {error}"
-        return outputs, f"the ladder built by the bench (no usable imagejobs.presets: {why})", False
-    return outputs, "imagejobs.presets.PRESETS['responsive']", True
+        return outputs, f"the ladder built by the bench (no usable imagejobs.spec.presets: {why})", False
+    return outputs, "imagejobs.spec.presets.PRESETS['responsive']", True
 
 
 def _plain(output: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def _plain(output: dict[str, Any]) -> dict[str, Any]:
 def engine_default_quality(fmt: str) -> int | None:
     """The quality the engine uses when an output leaves it unset, if the engine says."""
     try:
-        from imagejobs import formats  # noqa: PLC0415
+        from imagejobs.spec import formats  # noqa: PLC0415
 
         spec = getattr(formats, "FORMATS", {}).get(fmt)
         if spec is not None and getattr(spec, "default_quality", None):

@@ -57,12 +57,12 @@ def _ours(spec: dict[str, Any]) -> Run:
     try:
         from imagejobs.deadline import Deadline  # noqa: PLC0415
         from imagejobs.engine import Limits, render  # noqa: PLC0415
-        from imagejobs.outputs import Output  # noqa: PLC0415
+        from imagejobs.spec.outputs import Output  # noqa: PLC0415
     except Exception as error:  # the engine is being changed by others as this runs
         raise UnsupportedError(f"the engine does not import: {type(error).__name__}: {error}") from error
     try:
         if spec.get("preset"):
-            from imagejobs import presets  # noqa: PLC0415
+            from imagejobs.spec import presets  # noqa: PLC0415
 
             outputs = presets.expand(spec["preset"])
         else:
@@ -136,7 +136,7 @@ def _encoder(spec: dict[str, Any]) -> Encoder:
     try:
         from imagejobs.deadline import Deadline  # noqa: PLC0415
         from imagejobs.engine import encode as engine_encode  # noqa: PLC0415
-        from imagejobs.outputs import Output  # noqa: PLC0415
+        from imagejobs.spec.outputs import Output  # noqa: PLC0415
 
         outputs = {out["name"]: Output.model_validate(_as_output(out) | {"operations": []}) for out in spec["outputs"]}
         deadline = Deadline.unlimited()

@@ -1,4 +1,4 @@
-"""`python -m devstack.admin <command>`: the commands of imagejobs.admin, against the running
+"""`python -m devstack.admin <command>`: the commands of imagejobs.services.admin, against the running
 local stack (the one `make run` started; IMAGEJOBS_AWS_PORT, default 3001, tells which)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def main() -> int:
     running = json.loads(state.read_text())
     sys.path[:0] = running["sys_path"]
     os.environ.update(running["environment"])
-    from imagejobs import admin  # noqa: PLC0415 (importable once the template's layers are on sys.path)
+    from imagejobs.services import admin  # noqa: PLC0415 (importable once the template's layers are on sys.path)
 
     return admin.run(sys.argv[1:])
 

@@ -122,7 +122,7 @@ class Stack:
 
     def _seed(self) -> str:
         """A development tenant that owns `api_key`."""
-        from imagejobs import auth  # noqa: PLC0415 (importable once the template's layers are on sys.path)
+        from imagejobs.services import auth  # noqa: PLC0415 (importable once the template's layers are on sys.path)
 
         tenant = auth.create_tenant("local development", webhook_secret=self.webhook_secret)
         auth.create_key(tenant.id, "local development", key=self.api_key)

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from imagejobs.engine import operations as engine_operations
 from imagejobs.errors import SourceNotFoundError
-from imagejobs.pipeline import Operation
+from imagejobs.spec.operations import Operation
 
 type RGB = tuple[int, int, int]
 

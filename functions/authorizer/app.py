@@ -8,9 +8,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import auth
 from imagejobs.errors import AuthenticationError
 from imagejobs.observability import logger
+from imagejobs.services import auth
 
 
 class UnauthorizedError(Exception):

@@ -6,9 +6,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, batches, idempotency
-from imagejobs.models import BatchCreated, BatchDocument, BatchRequest
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.services import batches, idempotency
+from imagejobs.spec.documents import BatchCreated, BatchDocument
+from imagejobs.spec.requests import BatchRequest
 
 router = Router()
 

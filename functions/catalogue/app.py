@@ -3,8 +3,9 @@
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, catalogue
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.spec import catalogue
 
 router = Router()
 

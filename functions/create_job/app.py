@@ -6,9 +6,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, idempotency, jobs
-from imagejobs.models import CreatedJobDocument, JobRequest
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.services import idempotency, jobs
+from imagejobs.spec.documents import CreatedJobDocument
+from imagejobs.spec.requests import JobRequest
 
 router = Router()
 

@@ -4,8 +4,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, jobs
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.services import jobs
 
 router = Router()
 

@@ -4,8 +4,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import callbacks
 from imagejobs.observability import logger, tracer
+from imagejobs.services import callbacks
 
 # A failed delivery goes back to SQS (after the delay it set), even when it is the whole batch.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -3,9 +3,10 @@
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, jobs
-from imagejobs.models import JobDocument
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.services import jobs
+from imagejobs.spec.documents import JobDocument
 
 router = Router()
 

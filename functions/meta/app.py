@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, health
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.services import health
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 DOCS = """<!doctype html>

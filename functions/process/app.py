@@ -4,9 +4,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import processing
 from imagejobs.deadline import Deadline
 from imagejobs.observability import logger, metrics, tracer
+from imagejobs.services import processing
 from imagejobs.settings import get_settings
 
 # A failed record goes back to SQS for another delivery, even when it is the whole batch.

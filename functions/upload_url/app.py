@@ -6,9 +6,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagejobs import api, jobs
-from imagejobs.models import UploadForm, UploadRequest
+from imagejobs import api
 from imagejobs.observability import logger, tracer
+from imagejobs.services import jobs
+from imagejobs.spec.documents import UploadForm
+from imagejobs.spec.requests import UploadRequest
 
 router = Router()
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs import auth
+from imagejobs.services import auth
 from tests.conftest import free_port
 
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from devstack.stack import Stack
-from imagejobs import admin, auth
+from imagejobs.services import admin, auth
 from imagejobs.settings import get_settings
 from tests.functional.conftest import Client
 

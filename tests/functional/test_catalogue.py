@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs import formats, presets
-from imagejobs.pipeline import OPERATION_TYPES, Operation
+from imagejobs.spec import formats, presets
+from imagejobs.spec.operations import OPERATION_TYPES, Operation
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

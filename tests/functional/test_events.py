@@ -14,9 +14,10 @@ from typing import Any
 from standardwebhooks import Webhook
 
 from devstack.stack import Stack
-from imagejobs import auth, repository, storage
-from imagejobs.models import JobRequest
-from imagejobs.records import JobRecord, StoredCallback, StoredSource, TenantRecord, UploadRecord, now
+from imagejobs.services import auth
+from imagejobs.spec.requests import JobRequest
+from imagejobs.store import repository, storage
+from imagejobs.store.records import JobRecord, StoredCallback, StoredSource, TenantRecord, UploadRecord, now
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import discard

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from devstack.stack import Stack
-from imagejobs import auth
+from imagejobs.services import auth
 from tests import images
 from tests.functional.conftest import Client, upload
 

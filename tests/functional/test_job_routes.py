@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs import auth
+from imagejobs.services import auth
 from tests import images
 from tests.functional.conftest import Client, drain, upload
 

@@ -12,8 +12,8 @@ import requests
 from PIL import Image
 
 from devstack.stack import Stack
-from imagejobs import presets
-from imagejobs.formats import OUTPUTS
+from imagejobs.spec import presets
+from imagejobs.spec.formats import OUTPUTS
 from tests import images
 from tests.functional.conftest import Client, drain, upload
 

@@ -12,7 +12,8 @@ from PIL import Image
 from standardwebhooks import Webhook
 
 from devstack.stack import Stack
-from imagejobs import engine, storage
+from imagejobs import engine
+from imagejobs.store import storage
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import Client, discard, drain, upload

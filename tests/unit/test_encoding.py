@@ -14,7 +14,7 @@ from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.engine import Limits, Rendered
 from imagejobs.errors import DeadlineExceededError, TargetSizeUnreachableError
-from imagejobs.outputs import DEFAULT_MIN_SSIM, Output
+from imagejobs.spec.outputs import DEFAULT_MIN_SSIM, Output
 from tests import images
 from tests.images import BLUE, RED, WHITE, near, size
 

@@ -16,7 +16,7 @@ from imagejobs.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
-from imagejobs.outputs import Output
+from imagejobs.spec.outputs import Output
 from tests import images
 from tests.images import BLACK, BLUE, GREEN, RED, WHITE, near, pixel, size
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.engine import Limits
-from imagejobs.outputs import Output
+from imagejobs.spec.outputs import Output
 from tests import images
 
 LIMITS = Limits(max_source_pixels=100_000_000, max_output_dimension=16384)

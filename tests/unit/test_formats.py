@@ -12,9 +12,9 @@ from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.engine import Limits, Rendered, SourceInfo
 from imagejobs.errors import CorruptImageError, SourceNotFoundError, TooManyPixelsError, UnsupportedFormatError
-from imagejobs.formats import FORMATS, INPUT_CONTENT_TYPES, OutputFormat, catalogue, page_ranges, sniff
-from imagejobs.models import Source
-from imagejobs.outputs import Output
+from imagejobs.spec.formats import FORMATS, INPUT_CONTENT_TYPES, OutputFormat, catalogue, page_ranges, sniff
+from imagejobs.spec.outputs import Output
+from imagejobs.spec.requests import Source
 from tests import images
 from tests.images import BLUE, GREEN, RED, WHITE, near, pixel, size
 

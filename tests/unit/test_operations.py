@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from imagejobs.engine.operations import STEPS, Context, apply
 from imagejobs.errors import CorruptImageError, SourceNotFoundError
-from imagejobs.pipeline import FONTS, FilterName, Operation, Watermark
+from imagejobs.spec.operations import FONTS, FilterName, Operation, Watermark
 from tests import images
 from tests.images import BLACK, BLUE, GREEN, RED, WHITE, applied, changed_box, near, pixel, size
 

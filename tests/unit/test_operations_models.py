@@ -7,7 +7,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from imagejobs.pipeline import FONTS, OPERATION_TYPES, Filter, FilterName, Font, Operation, Text, rgba
+from imagejobs.spec.operations import FONTS, OPERATION_TYPES, Filter, FilterName, Font, Operation, Text, rgba
 
 OPERATION: TypeAdapter[Any] = TypeAdapter(Operation)
 MARK_ID = "upl_" + "0" * 22 + "MARK"

@@ -7,7 +7,7 @@ from typing import get_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagejobs.pipeline import SmartGravity
+from imagejobs.spec.operations import SmartGravity
 from tests import images
 
 sides = st.integers(min_value=1, max_value=48)

@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from imagejobs import engine, presets
+from imagejobs import engine
 from imagejobs.deadline import Deadline
-from imagejobs.formats import OUTPUTS
-from imagejobs.models import JobRequest
+from imagejobs.spec import presets
+from imagejobs.spec.formats import OUTPUTS
+from imagejobs.spec.requests import JobRequest
 from tests import images
 
 LIMITS = engine.Limits(max_source_pixels=100_000_000, max_output_dimension=16384)

@@ -20,7 +20,7 @@ from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.engine import Limits, Rendered, SourceInfo
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.outputs import Output
+from imagejobs.spec.outputs import Output
 from tests import images
 from tests.images import RED, near, pixel
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.template import ROOT, TEMPLATE, Template, load
-from imagejobs import storage
+from imagejobs.store import storage
 
 FUNCTION = "AWS::Serverless::Function"
 CODECS = {"pyvips", "PIL", "pillow_heif", "pymupdf", "fitz"}  # the CodecsLayer's import names

@@ -14,9 +14,11 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError as PowertoolsValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
-from imagejobs import __version__, auth, validation
+from imagejobs import __version__
 from imagejobs.errors import AuthenticationError, ImageJobsError
-from imagejobs.models import ErrorBody
+from imagejobs.services import auth
+from imagejobs.spec import validation
+from imagejobs.spec.documents import ErrorBody
 
 VERSION_HEADER = "X-Imagejobs-Version"
 CORS = CORSConfig(

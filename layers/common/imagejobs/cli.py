@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from imagejobs import engine, formats, presets, validation
+from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.errors import (
     ImageJobsError,
@@ -30,7 +30,8 @@ from imagejobs.errors import (
     RequestValidationError,
     SourceNotFoundError,
 )
-from imagejobs.outputs import Output
+from imagejobs.spec import formats, presets, validation
+from imagejobs.spec.outputs import Output
 
 # The template's Parameter defaults (SPEC §5); tests/unit/test_cli.py keeps them equal.
 MAX_SOURCE_PIXELS = 100_000_000

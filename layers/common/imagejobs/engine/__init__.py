@@ -29,9 +29,9 @@ import pyvips
 from imagejobs.deadline import Deadline
 from imagejobs.engine import encode, frames, operations, source
 from imagejobs.errors import SourceNotFoundError, TooManyPixelsError
-from imagejobs.formats import FORMATS
-from imagejobs.outputs import Output
-from imagejobs.pipeline import Resize
+from imagejobs.spec.formats import FORMATS
+from imagejobs.spec.operations import Resize
+from imagejobs.spec.outputs import Output
 
 __all__ = ["Limits", "Rendered", "SourceInfo", "decode_size", "render"]
 

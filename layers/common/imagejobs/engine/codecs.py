@@ -17,7 +17,7 @@ import pyvips
 
 from imagejobs.engine.frames import frame_height
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.outputs import Output
+from imagejobs.spec.outputs import Output
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -19,8 +19,8 @@ from imagejobs.deadline import Deadline
 from imagejobs.engine import codecs, frames, similarity
 from imagejobs.engine.source import HeifReader
 from imagejobs.errors import TargetSizeUnreachableError
-from imagejobs.formats import AUTO_CANDIDATES, FORMATS
-from imagejobs.outputs import DEFAULT_MIN_SSIM, Output
+from imagejobs.spec.formats import AUTO_CANDIDATES, FORMATS
+from imagejobs.spec.outputs import DEFAULT_MIN_SSIM, Output
 
 
 @dataclass(frozen=True)

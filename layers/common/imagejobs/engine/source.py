@@ -30,7 +30,7 @@ from imagejobs.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
-from imagejobs.formats import INPUTS, SNIFF_BYTES, page_ranges, sniff
+from imagejobs.spec.formats import INPUTS, SNIFF_BYTES, page_ranges, sniff
 
 if TYPE_CHECKING:
     from PIL import Image

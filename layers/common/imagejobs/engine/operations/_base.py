@@ -9,7 +9,7 @@ from typing import Any
 import pyvips
 
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.pipeline import Operation, percentage, rgba
+from imagejobs.spec.operations import Operation, percentage, rgba
 
 type Step[Op] = Callable[[pyvips.Image, Op, Context], pyvips.Image]
 

@@ -9,7 +9,7 @@ from itertools import accumulate
 import pyvips
 
 from imagejobs.engine.operations._base import Context, on_colour, step, three
-from imagejobs.pipeline import Adjust, AutoEnhance, Filter, FilterName, Tint, rgba
+from imagejobs.spec.operations import Adjust, AutoEnhance, Filter, FilterName, Tint, rgba
 
 _SEPIA = [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]]
 _EMBOSS = pyvips.Image.new_from_array([[-1, -1, 0], [-1, 0, 1], [0, 1, 1]], offset=128)  # relief lit from top-left

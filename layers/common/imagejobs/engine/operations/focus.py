@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyvips
 
 from imagejobs.engine.operations._base import Context, blurred, step
-from imagejobs.pipeline import Blur, Sharpen
+from imagejobs.spec.operations import Blur, Sharpen
 
 
 @step(Blur)

@@ -19,7 +19,7 @@ from imagejobs.engine.operations._base import (
     srgb,
     step,
 )
-from imagejobs.pipeline import Crop, Flip, Pad, Resize, Rotate, SmartGravity, Trim, rgba
+from imagejobs.spec.operations import Crop, Flip, Pad, Resize, Rotate, SmartGravity, Trim, rgba
 
 _BACKDROP_SHRINK = 16  # blur_background blurs a copy this many times smaller, then scales it up: fast at any size
 _BACKDROP_SIGMA = 2.0

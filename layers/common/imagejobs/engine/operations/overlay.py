@@ -20,7 +20,7 @@ from imagejobs.engine.operations._base import (
     translucent,
 )
 from imagejobs.errors import CorruptImageError, TooManyPixelsError, UnsupportedFormatError
-from imagejobs.pipeline import FONTS, Flatten, Text, Watermark, rgba
+from imagejobs.spec.operations import FONTS, Flatten, Text, Watermark, rgba
 
 FONTS_DIR = Path(__file__).resolve().parents[2] / "fonts"
 

@@ -11,10 +11,10 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from imagejobs.aws import client
 from imagejobs.errors import SourceNotFoundError, TooLargeError
-from imagejobs.records import UploadRecord, now
 from imagejobs.settings import get_settings
+from imagejobs.store.aws import client
+from imagejobs.store.records import UploadRecord, now
 
 UPLOAD_PREFIX = "uploads/"
 OUTPUT_PREFIX = "outputs/"

@@ -9,9 +9,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, Field
 
-from imagejobs import formats, presets
-from imagejobs.outputs import Output
-from imagejobs.pipeline import Operation
+from imagejobs.spec import formats, presets
+from imagejobs.spec.operations import Operation
+from imagejobs.spec.outputs import Output
 
 PUBLIC = "Public: catalogues hold no tenant data, so no API key is needed."
 

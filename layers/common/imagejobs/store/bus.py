@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from imagejobs.aws import client
-from imagejobs.records import BatchRecord, JobRecord, StoredError, StoredOutput, StoredSource
 from imagejobs.settings import get_settings
+from imagejobs.store.aws import client
+from imagejobs.store.records import BatchRecord, JobRecord, StoredError, StoredOutput, StoredSource
 
 SOURCE = "imagejobs"
 JOB_DETAIL_TYPES = {"succeeded": "Job Succeeded", "failed": "Job Failed"}

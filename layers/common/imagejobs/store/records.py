@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from imagejobs.models import JobRequest, JobStatus
 from imagejobs.settings import Tier
+from imagejobs.spec.documents import JobStatus
+from imagejobs.spec.requests import JobRequest
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
 

@@ -10,8 +10,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from imagejobs import __version__
-from imagejobs.aws import client
 from imagejobs.settings import get_settings
+from imagejobs.store.aws import client
 
 
 class Dependency(BaseModel):

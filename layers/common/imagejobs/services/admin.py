@@ -1,4 +1,4 @@
-"""Tenants and API keys, for the deployer: `python -m imagejobs.admin --stack NAME <command>`.
+"""Tenants and API keys, for the deployer: `python -m imagejobs.services.admin --stack NAME <command>`.
 
 Commands:
   tenants create NAME          a tenant, its webhook secret and a first API key
@@ -21,10 +21,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from imagejobs import auth, repository
-from imagejobs.aws import client
 from imagejobs.errors import ImageJobsError
-from imagejobs.records import TenantRecord
+from imagejobs.services import auth
+from imagejobs.store import repository
+from imagejobs.store.aws import client
+from imagejobs.store.records import TenantRecord
 
 
 def _print(value: Any) -> None:
@@ -32,7 +33,7 @@ def _print(value: Any) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagejobs.admin", description="Tenants and API keys.")
+    parser = argparse.ArgumentParser(prog="imagejobs.services.admin", description="Tenants and API keys.")
     commands = parser.add_subparsers(dest="command", required=True)
     tenants = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
     tenants.add_parser("create").add_argument("name")

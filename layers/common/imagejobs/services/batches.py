@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from imagejobs import events, idempotency, jobs, repository
-from imagejobs.auth import Caller
 from imagejobs.errors import ImageJobsError, NotFoundError
 from imagejobs.ids import new_id
-from imagejobs.models import BatchCounts, BatchCreated, BatchDocument, BatchJob, BatchRequest, CallbackDocument
-from imagejobs.records import BatchRecord, JobRecord, StoredCallback, now
+from imagejobs.services import idempotency, jobs
+from imagejobs.services.auth import Caller
+from imagejobs.spec.documents import BatchCounts, BatchCreated, BatchDocument, BatchJob, CallbackDocument
+from imagejobs.spec.requests import BatchRequest
+from imagejobs.store import bus as events
+from imagejobs.store import repository
+from imagejobs.store.records import BatchRecord, JobRecord, StoredCallback, now
 
 
 def create_batch(caller: Caller, request: BatchRequest, idempotency_key: str | None = None) -> BatchCreated:

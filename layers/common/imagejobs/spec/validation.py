@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from imagejobs.pipeline import OPERATION_TYPES
+from imagejobs.spec.operations import OPERATION_TYPES
 
 
 def path(loc: Sequence[str | int]) -> str:

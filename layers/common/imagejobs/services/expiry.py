@@ -3,8 +3,8 @@ backstop). Reads never wait for this: an expired record already reads as gone.""
 
 from __future__ import annotations
 
-from imagejobs import storage
 from imagejobs.observability import logger
+from imagejobs.store import storage
 
 
 def expired(pk: str, sk: str) -> None:

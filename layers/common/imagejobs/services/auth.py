@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from imagejobs import repository, usage
 from imagejobs.errors import AuthenticationError, NotFoundError
 from imagejobs.ids import new_api_key, new_id, new_webhook_secret
-from imagejobs.records import ApiKeyRecord, TenantRecord, now
+from imagejobs.services import usage
 from imagejobs.settings import Tier, get_settings
+from imagejobs.store import repository
+from imagejobs.store.records import ApiKeyRecord, TenantRecord, now
 
 
 def hash_key(key: str) -> str:

@@ -6,9 +6,9 @@ local stack meters keys without registration."""
 
 from __future__ import annotations
 
-from imagejobs.aws import client
-from imagejobs.records import ApiKeyRecord
 from imagejobs.settings import get_settings
+from imagejobs.store.aws import client
+from imagejobs.store.records import ApiKeyRecord
 
 
 def register(key: ApiKeyRecord) -> None:

@@ -1,6 +1,6 @@
 """Presets: named sets of ordinary outputs, written as a client would write a job's `outputs`.
 
-A job gives `"preset": "<name>"` instead of `outputs`; `imagejobs.jobs` expands it on create and
+A job gives `"preset": "<name>"` instead of `outputs`; `imagejobs.services.jobs` expands it on create and
 stores the expansion, so the job runs what it was created with and every engine feature applies.
 
 Sizes are each platform's recommended upload size (as of 2025; README.md, "Presets", names the
@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from pydantic import TypeAdapter
 
-from imagejobs.formats import OUTPUTS
-from imagejobs.outputs import Output
+from imagejobs.spec.formats import OUTPUTS
+from imagejobs.spec.outputs import Output
 
 RESPONSIVE_WIDTHS = (320, 640, 960, 1280, 1920)
 RESPONSIVE_FORMATS = ("avif", "webp")

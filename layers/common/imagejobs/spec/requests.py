@@ -1,21 +1,15 @@
-"""The API's models: requests as clients send them and documents as clients read them.
-
-Storage records live in `imagejobs.records`, events in `imagejobs.events`.
-"""
+"""What a client may send: the bodies of POST /v1/uploads, /v1/jobs and /v1/batches."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from imagejobs import presets
-from imagejobs.formats import INPUT_CONTENT_TYPES, page_ranges
-from imagejobs.outputs import Output
-from imagejobs.pipeline import Strict
-
-# ---- requests ----------------------------------------------------------------------------------
+from imagejobs.spec import presets
+from imagejobs.spec.formats import INPUT_CONTENT_TYPES, page_ranges
+from imagejobs.spec.operations import Strict
+from imagejobs.spec.outputs import Output
 
 ContentType = Annotated[str, Field(json_schema_extra={"enum": sorted(INPUT_CONTENT_TYPES)})]
 
@@ -86,7 +80,7 @@ PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.AVAILA
 
 
 class JobRequest(Strict):
-    """Give exactly one of `outputs` or `preset` (checked by `imagejobs.jobs`, which expands the preset)."""
+    """Give exactly one of `outputs` or `preset`: a preset is expanded into its outputs when the job is created."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -139,99 +133,6 @@ class JobRequest(Strict):
         return self
 
 
-# ---- documents ---------------------------------------------------------------------------------
-
-JobStatus = Literal["awaiting_upload", "queued", "processing", "succeeded", "failed"]
-
-
-class ErrorDetail(BaseModel):
-    path: str = Field(description="The field, as `outputs[0].operations[2].width`")
-    message: str
-
-
-class Error(BaseModel):
-    code: str = Field(description="Stable, for programs: invalid_request, unauthorized, not_found, conflict, …")
-    message: str = Field(description="For people")
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-
-class ErrorBody(BaseModel):
-    """The body of every 4xx and 5xx answer."""
-
-    error: Error
-
-
-class UploadForm(BaseModel):
-    """A presigned POST: send `fields` and then `file` as multipart/form-data to `url`."""
-
-    upload_id: str
-    url: str
-    fields: dict[str, str]
-    expires_at: datetime
-    max_bytes: int
-
-
-class SourceDocument(BaseModel):
-    upload_id: str | None = None
-    url: str | None = None
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    bytes: int | None = None
-
-
-class OutputDocument(BaseModel):
-    name: str
-    format: str
-    width: int
-    height: int
-    bytes: int
-    url: str
-    url_expires_at: datetime
-
-
-class ErrorDocument(BaseModel):
-    code: str
-    message: str
-
-
-class CallbackDocument(BaseModel):
-    url: str
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int
-
-
-class JobDocument(BaseModel):
-    id: str
-    status: JobStatus
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    expires_at: datetime
-    source: SourceDocument
-    outputs: list[OutputDocument] = Field(default_factory=list)
-    error: ErrorDocument | None = None
-    attempts: int = 0
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    callback: CallbackDocument | None = None
-    srcset: dict[str, str] | None = Field(
-        default=None, description="For a preset with a width ladder: per format, a ready `srcset` of the outputs."
-    )
-
-
-class JobList(BaseModel):
-    jobs: list[JobDocument]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
-
-
-class CreatedJobDocument(JobDocument):
-    upload: UploadForm | None = Field(
-        default=None, description="For an `upload` source: the form to send the image with."
-    )
-
-
-# ---- batches -----------------------------------------------------------------------------------
-
 MAX_BATCH_JOBS = 100
 
 
@@ -256,34 +157,3 @@ class BatchRequest(Strict):
         default=None, max_length=2048, description="Receives `batch.completed` once every job has ended."
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class BatchCreated(BaseModel):
-    batch_id: str
-    job_ids: list[str]
-
-
-class BatchJob(BaseModel):
-    id: str
-    status: JobStatus
-
-
-class BatchCounts(BaseModel):
-    total: int
-    awaiting_upload: int = 0
-    queued: int = 0
-    processing: int = 0
-    succeeded: int = 0
-    failed: int = 0
-
-
-class BatchDocument(BaseModel):
-    id: str
-    status: Literal["processing", "completed"]
-    created_at: datetime
-    completed_at: datetime | None = None
-    expires_at: datetime
-    counts: BatchCounts
-    jobs: list[BatchJob]
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    callback: CallbackDocument | None = None

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
-from imagejobs.formats import FORMATS, OutputFormat
-from imagejobs.pipeline import Operation, Strict
+from imagejobs.spec.formats import FORMATS, OutputFormat
+from imagejobs.spec.operations import Operation, Strict
 
 DEFAULT_MIN_SSIM = 0.98
 """`quality: "auto"` picks the lowest quality whose SSIM (on the luminance, at most 1024 pixels a side)

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 from standardwebhooks import Webhook
 
-from imagejobs import batches, jobs, net, repository
-from imagejobs.aws import client
-from imagejobs.events import BATCH_COMPLETED, BatchEventDetail, BusEvent, JobEventDetail
+from imagejobs import net
 from imagejobs.observability import logger
-from imagejobs.records import JobRecord, StoredCallback, now
+from imagejobs.services import batches, jobs
 from imagejobs.settings import get_settings
+from imagejobs.store import repository
+from imagejobs.store.aws import client
+from imagejobs.store.bus import BATCH_COMPLETED, BatchEventDetail, BusEvent, JobEventDetail
+from imagejobs.store.records import JobRecord, StoredCallback, now
 
 SQS_LONGEST_DELAY = 43200  # seconds: the longest visibility timeout SQS accepts
 

@@ -8,9 +8,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from imagejobs import idempotency, net, presets, repository, storage
-from imagejobs.auth import Caller
-from imagejobs.aws import client
+from imagejobs import net
 from imagejobs.errors import (
     ConflictError,
     MalformedRequestError,
@@ -20,20 +18,24 @@ from imagejobs.errors import (
     TooLargeError,
 )
 from imagejobs.ids import new_id
-from imagejobs.models import (
+from imagejobs.services import idempotency
+from imagejobs.services.auth import Caller
+from imagejobs.settings import get_settings
+from imagejobs.spec import presets
+from imagejobs.spec.documents import (
     CallbackDocument,
     CreatedJobDocument,
     ErrorDocument,
     JobDocument,
     JobList,
-    JobRequest,
     OutputDocument,
     SourceDocument,
     UploadForm,
-    UploadRequest,
 )
-from imagejobs.records import JobRecord, StoredCallback, StoredSource, UploadRecord, now
-from imagejobs.settings import get_settings
+from imagejobs.spec.requests import JobRequest, UploadRequest
+from imagejobs.store import repository, storage
+from imagejobs.store.aws import client
+from imagejobs.store.records import JobRecord, StoredCallback, StoredSource, UploadRecord, now
 
 METADATA_MAX_BYTES = 2048
 JOB_ID = re.compile(r"job_[0-9A-Z]{26}")

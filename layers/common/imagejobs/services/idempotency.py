@@ -22,9 +22,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import BaseModel
 
-from imagejobs.aws import client
 from imagejobs.errors import ConflictError
 from imagejobs.settings import get_settings
+from imagejobs.store.aws import client
 
 KEEP_SECONDS = 86400
 

@@ -7,12 +7,15 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, TypeAdapter
 
-from imagejobs import batches, engine, events, jobs, net, repository, storage
+from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import JobError, SourceNotFoundError
 from imagejobs.observability import logger, metrics
-from imagejobs.records import JobRecord, StoredError, StoredOutput, now
+from imagejobs.services import batches, jobs
 from imagejobs.settings import get_settings
+from imagejobs.store import bus as events
+from imagejobs.store import repository, storage
+from imagejobs.store.records import JobRecord, StoredError, StoredOutput, now
 
 
 class JobMessage(BaseModel):

@@ -14,10 +14,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from imagejobs.aws import table
 from imagejobs.errors import ConflictError
-from imagejobs.records import ApiKeyRecord, BatchRecord, JobRecord, StoredCallback, TenantRecord, UploadRecord, now
 from imagejobs.settings import get_settings
+from imagejobs.store.aws import table
+from imagejobs.store.records import (
+    ApiKeyRecord,
+    BatchRecord,
+    JobRecord,
+    StoredCallback,
+    TenantRecord,
+    UploadRecord,
+    now,
+)
 
 
 def _table() -> Any:

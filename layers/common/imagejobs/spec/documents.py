@@ -1,0 +1,127 @@
+"""What a client reads: the documents the API answers with, and the error body."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+JobStatus = Literal["awaiting_upload", "queued", "processing", "succeeded", "failed"]
+
+
+class ErrorDetail(BaseModel):
+    path: str = Field(description="The field, as `outputs[0].operations[2].width`")
+    message: str
+
+
+class Error(BaseModel):
+    code: str = Field(description="Stable, for programs: invalid_request, unauthorized, not_found, conflict, …")
+    message: str = Field(description="For people")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: Error
+
+
+class UploadForm(BaseModel):
+    """A presigned POST: send `fields` and then `file` as multipart/form-data to `url`."""
+
+    upload_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class SourceDocument(BaseModel):
+    upload_id: str | None = None
+    url: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+
+
+class OutputDocument(BaseModel):
+    name: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    url: str
+    url_expires_at: datetime
+
+
+class ErrorDocument(BaseModel):
+    code: str
+    message: str
+
+
+class CallbackDocument(BaseModel):
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+
+
+class JobDocument(BaseModel):
+    id: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime
+    source: SourceDocument
+    outputs: list[OutputDocument] = Field(default_factory=list)
+    error: ErrorDocument | None = None
+    attempts: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback: CallbackDocument | None = None
+    srcset: dict[str, str] | None = Field(
+        default=None, description="For a preset with a width ladder: per format, a ready `srcset` of the outputs."
+    )
+
+
+class JobList(BaseModel):
+    jobs: list[JobDocument]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class CreatedJobDocument(JobDocument):
+    upload: UploadForm | None = Field(
+        default=None, description="For an `upload` source: the form to send the image with."
+    )
+
+
+class BatchCreated(BaseModel):
+    batch_id: str
+    job_ids: list[str]
+
+
+class BatchJob(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class BatchCounts(BaseModel):
+    total: int
+    awaiting_upload: int = 0
+    queued: int = 0
+    processing: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+class BatchDocument(BaseModel):
+    id: str
+    status: Literal["processing", "completed"]
+    created_at: datetime
+    completed_at: datetime | None = None
+    expires_at: datetime
+    counts: BatchCounts
+    jobs: list[BatchJob]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback: CallbackDocument | None = None
