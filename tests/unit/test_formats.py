@@ -153,7 +153,7 @@ def test_svg_scripts_handlers_and_external_references_are_removed_before_renderi
         '<image xlink:href="file:///etc/passwd" x="20" y="0" width="20" height="20"/>'
         '<foreignObject width="40" height="20"><div xmlns="http://www.w3.org/1999/xhtml">hi</div></foreignObject>'
     )
-    from imagejobs.engine.svg import sanitise  # noqa: PLC0415 - the unit under test, by itself
+    from imagejobs.engine.readers.svg import sanitise  # noqa: PLC0415 - the unit under test, by itself
 
     cleaned = sanitise(images.svg(body))
 

@@ -166,7 +166,7 @@ def _ico(image: pyvips.Image, output: Output, _: int) -> bytes:
 
 @_encoder("pdf")
 def _pdf(image: pyvips.Image, output: Output, quality: int) -> bytes:
-    from imagejobs.engine.documents import write_pdf  # noqa: PLC0415 - only PDF outputs load pymupdf
+    from imagejobs.engine.pdf import write_pdf  # noqa: PLC0415 - only PDF outputs load pymupdf
 
     image = _opaque(image)
     picture = image.pngsave_buffer(keep="none") if output.lossless else image.jpegsave_buffer(Q=quality, keep="none")

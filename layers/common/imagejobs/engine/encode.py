@@ -17,7 +17,7 @@ import pyvips
 
 from imagejobs.deadline import Deadline
 from imagejobs.engine import codecs, frames, similarity
-from imagejobs.engine.source import HeifReader
+from imagejobs.engine.readers.heif import HeifReader
 from imagejobs.errors import TargetSizeUnreachableError
 from imagejobs.spec.formats import AUTO_CANDIDATES, FORMATS
 from imagejobs.spec.outputs import DEFAULT_MIN_SSIM, Output

@@ -1,4 +1,4 @@
-"""PDF in and out with pymupdf, which this module alone imports: only PDF jobs pay for loading it."""
+"""PDF pages rendered with pymupdf, which only PDF sources load."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pymupdf
 import pyvips
 
-from imagejobs.engine.source import Reader
+from imagejobs.engine.readers.base import Reader
 from imagejobs.errors import CorruptImageError, UnsupportedFormatError
 
 DEFAULT_DPI = 150
@@ -61,9 +61,5 @@ class PdfReader(Reader):
             raise CorruptImageError(f"page {index + 1} of the pdf cannot be read") from error
 
 
-def write_pdf(image_data: bytes, width: int, height: int) -> bytes:
-    """One page of width x height points (one point per pixel) showing an encoded JPEG or PNG; no metadata."""
-    document = pymupdf.open()
-    page = document.new_page(width=width, height=height)
-    page.insert_image(page.rect, stream=image_data)
-    return document.tobytes(garbage=3, deflate=True)
+def reader(fmt: str, data: bytes, dpi: int | None) -> PdfReader:
+    return PdfReader(data, dpi)

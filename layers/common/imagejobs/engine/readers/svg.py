@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
+from imagejobs.engine.readers.vips import VipsReader
 from imagejobs.errors import CorruptImageError, UnsupportedFormatError
 
 _DROPPED = {
@@ -22,6 +23,13 @@ _DROPPED = {
 }  # fmt: skip
 _SAFE_REFERENCE = re.compile(r"^\s*(#|data:image/(png|jpeg|gif|webp)[;,])", re.IGNORECASE)
 _URL = re.compile(r"""url\(\s*['"]?([^)'"]*)""", re.IGNORECASE)
+
+DEFAULT_DPI = 72  # an SVG's own size
+
+
+def reader(fmt: str, data: bytes, dpi: int | None) -> VipsReader:
+    """The SVG sanitised, then read by librsvg through libvips at `dpi`."""
+    return VipsReader("svgload_buffer", sanitise(data), dpi=dpi or DEFAULT_DPI)
 
 
 def sanitise(data: bytes) -> bytes:
