@@ -36,7 +36,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no con
 unit: $(VENV)/.installed  ## the fast tests only
 	$(PY) -m pytest tests/unit
 
-openapi: $(VENV)/.installed  ## regenerate functions/meta/openapi.json from the routes and models
+openapi: $(VENV)/.installed  ## regenerate functions/meta/openapi.json and events.schema.json from the code
 	$(PY) scripts/openapi.py
 
 fuzz-api: $(VENV)/.installed  ## schemathesis on a fresh local stack: no 5xx, answers as documented (FUZZ_EXAMPLES=100)

@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "layers" / "common") not in sys.path:
     sys.path.insert(0, str(ROOT / "layers" / "common"))
 
+from imagejobs.spec import presets  # noqa: E402
+from imagejobs.spec.formats import FORMATS  # noqa: E402
+
 # sharp's defaults, used where an output leaves quality unset and the engine says nothing either
 SHARP_DEFAULT_QUALITY = {"jpeg": 80, "webp": 80, "avif": 50, "heic": 50, "png": None}
-
-RESPONSIVE_WIDTHS = (320, 640, 960, 1280, 1920)
-RESPONSIVE_FORMATS = ("avif", "webp")
 
 
 @dataclass(frozen=True)
@@ -61,22 +61,9 @@ class Case:
     preset: str | None = None  # ours renders this preset's own outputs (the others get them as `outputs`)
 
 
-def _ladder() -> tuple[list[dict[str, Any]], str, bool]:
-    """The responsive preset's outputs as plain dicts, and where they came from."""
-    try:
-        from imagejobs.spec import presets  # noqa: PLC0415 - the engine may not have presets (yet)
-
-        preset = presets.PRESETS["responsive"]
-        outputs = [_plain(output) for output in preset.outputs]
-    except Exception as error:  # noqa: BLE001 - any failure means: build the ladder ourselves
-        outputs = [
-            {"name": f"{fmt}-{width}", "format": fmt, "quality": None, "width": width, "without_enlargement": True}
-            for fmt in RESPONSIVE_FORMATS
-            for width in RESPONSIVE_WIDTHS
-        ]
-        why = f"{type(error).__name__}: {error}"
-        return outputs, f"the ladder built by the bench (no usable imagejobs.spec.presets: {why})", False
-    return outputs, "imagejobs.spec.presets.PRESETS['responsive']", True
+def _ladder() -> list[dict[str, Any]]:
+    """The responsive preset's outputs as plain bench outputs."""
+    return [_plain(output) for output in presets.PRESETS["responsive"].outputs]
 
 
 def _plain(output: dict[str, Any]) -> dict[str, Any]:
@@ -91,27 +78,12 @@ def _plain(output: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def engine_default_quality(fmt: str) -> int | None:
-    """The quality the engine uses when an output leaves it unset, if the engine says."""
-    try:
-        from imagejobs.spec import formats  # noqa: PLC0415
-
-        spec = getattr(formats, "FORMATS", {}).get(fmt)
-        if spec is not None and getattr(spec, "default_quality", None):
-            return int(spec.default_quality)
-        from imagejobs.engine import encode  # noqa: PLC0415
-
-        return int(encode.DEFAULT_QUALITY)
-    except Exception:  # noqa: BLE001
-        return None
-
-
 def _fill_quality(outputs: list[dict[str, Any]]) -> list[str]:
     """Gives every output the quality the engine will use, so sharp and Pillow are told the same."""
     notes = []
     for output in outputs:
         if output.get("quality") is None and output["format"] != "png":
-            quality = engine_default_quality(output["format"])
+            quality = FORMATS[output["format"]].default_quality
             source = "the engine's default"
             if quality is None:
                 quality, source = SHARP_DEFAULT_QUALITY[output["format"]], "sharp's default"
@@ -123,8 +95,8 @@ def _fill_quality(outputs: list[dict[str, Any]]) -> list[str]:
 
 
 def cases() -> dict[str, Case]:
-    ladder, source, from_preset = _ladder()
-    ladder_notes = [f"outputs: {source}", *_fill_quality(ladder)]
+    ladder = _ladder()
+    ladder_notes = ["outputs: imagejobs.spec.presets.PRESETS['responsive']", *_fill_quality(ladder)]
     photo = ["sharp", "ours", "pillow", "vips-thumb"]
     return {
         case.key: case
@@ -180,7 +152,7 @@ def cases() -> dict[str, Case]:
                 2,
                 ladder_notes,
                 warmup=False,
-                preset="responsive" if from_preset else None,
+                preset="responsive",
             ),
         )
     }

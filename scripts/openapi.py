@@ -1,6 +1,7 @@
-"""Writes functions/meta/openapi.json: the OpenAPI 3.1 document of every route in template.yaml,
-generated from the handlers' routers and the pydantic models (`make openapi`; `--check` fails when
-the committed document differs)."""
+"""Writes functions/meta/openapi.json, the OpenAPI 3.1 document of every route in template.yaml,
+generated from the handlers' routers and the pydantic models, and functions/meta/events.schema.json,
+the JSON Schema of the bus's event details and the callbacks' bodies (`make openapi`; `--check` fails
+when a committed document differs)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,43 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: E402
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server  # noqa: E402
+from pydantic.json_schema import models_json_schema  # noqa: E402
 
 from devstack.functions import functions  # noqa: E402
 from devstack.template import Template  # noqa: E402
 from imagejobs import __version__  # noqa: E402
+from imagejobs.spec import events  # noqa: E402
 
-TARGET = ROOT / "functions" / "meta" / "openapi.json"
+OPENAPI = ROOT / "functions" / "meta" / "openapi.json"
+EVENTS = ROOT / "functions" / "meta" / "events.schema.json"
 DESCRIPTION = (
     "imagejobs: upload images straight to S3 with presigned forms, describe outputs as JSON pipelines, "
     "and get results by polling, by a signed callback (Standard Webhooks) or from EventBridge. Every "
     'error is `{"error": {"code", "message", "details": [{"path", "message"}]}}`.'
 )
+
+
+def events_document() -> str:
+    """The events' details by detail-type, and the callbacks' bodies, as one JSON Schema document."""
+    _, schema = models_json_schema(
+        [
+            (model, "serialization")
+            for model in (events.JobEvent, events.BatchEvent, events.JobCallback, events.BatchCallback)
+        ],
+        title=f"imagejobs {__version__} events (source `{events.SOURCE}`) and callbacks",
+    )
+    schema["description"] = (events.__doc__ or "").strip()
+    schema["x-detail-types"] = {
+        events.JOB_SUCCEEDED: "#/$defs/JobEvent",
+        events.JOB_FAILED: "#/$defs/JobEvent",
+        events.BATCH_COMPLETED: "#/$defs/BatchEvent",
+    }
+    schema["x-callbacks"] = {
+        "job.succeeded": "#/$defs/JobCallback",
+        "job.failed": "#/$defs/JobCallback",
+        "batch.completed": "#/$defs/BatchCallback",
+    }
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 def document() -> str:
@@ -48,15 +75,15 @@ def document() -> str:
 
 
 def main() -> int:
-    generated = document()
-    if "--check" in sys.argv:
-        if TARGET.read_text() != generated:
-            print(f"{TARGET.relative_to(ROOT)} is out of date: run `make openapi`", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(generated)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    stale = 0
+    for target, generated in ((OPENAPI, document()), (EVENTS, events_document())):
+        if "--check" not in sys.argv:
+            target.write_text(generated)
+            print(f"wrote {target.relative_to(ROOT)}")
+        elif target.read_text() != generated:
+            print(f"{target.relative_to(ROOT)} is out of date: run `make openapi`", file=sys.stderr)
+            stale += 1
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@ router = Router()
     responses=api.responses(202, "The batch and its jobs' ids", 400, 401, 415, 409, 413, 422, 429),
 )
 def create_batch(
+    caller: api.KeyedCaller,
     request: Annotated[BatchRequest, Body()],
     idempotency_key: api.IdempotencyKey = None,
 ) -> BatchCreated:
-    return batches.create_batch(api.caller(router).require_key(), request, idempotency_key)
+    return batches.create_batch(caller, request, idempotency_key)
 
 
 @router.get(
@@ -35,8 +36,8 @@ def create_batch(
     security=api.KEYED,
     responses=api.responses(200, "The batch", 401, 404, 429),
 )
-def get_batch(batch_id: str) -> BatchDocument:
-    return batches.get_batch(api.caller(router).require_key().tenant_id, batch_id)
+def get_batch(caller: api.KeyedCaller, batch_id: str) -> BatchDocument:
+    return batches.get_batch(caller.tenant_id, batch_id)
 
 
 app = api.resolver(router)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api
 from imagejobs.observability import logger, tracer
-from imagejobs.services import idempotency, jobs
+from imagejobs.services import creation, idempotency
 from imagejobs.spec.documents import CreatedJobDocument
 from imagejobs.spec.requests import JobRequest
 
@@ -25,10 +25,11 @@ router = Router()
     ),
 )
 def create_job(
+    caller: api.AnyCaller,
     request: Annotated[JobRequest, Body()],
     idempotency_key: api.IdempotencyKey = None,
 ) -> CreatedJobDocument:
-    return jobs.create_job(api.caller(router), request, idempotency_key)
+    return creation.create_job(caller, request, idempotency_key)
 
 
 app = api.resolver(router)

@@ -18,8 +18,8 @@ router = Router()
     security=api.KEYED,
     responses=api.responses(204, "Removed", 401, 404, 429),
 )
-def delete_job(job_id: str) -> Response[None]:
-    jobs.delete_job(api.caller(router).require_key().tenant_id, job_id)
+def delete_job(caller: api.KeyedCaller, job_id: str) -> Response[None]:
+    jobs.delete_job(caller.tenant_id, job_id)
     return Response(status_code=204)
 
 

@@ -21,11 +21,12 @@ router = Router()
     responses=api.responses(200, "A page of jobs", 400, 401, 422, 429),
 )
 def list_jobs(
+    caller: api.KeyedCaller,
     status: Annotated[JobStatus | None, Query(description="only jobs in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="jobs per page")] = 20,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")] = None,
 ) -> JobList:
-    return jobs.list_jobs(api.caller(router).require_key().tenant_id, status, limit, cursor)
+    return jobs.list_jobs(caller.tenant_id, status, limit, cursor)
 
 
 app = api.resolver(router)

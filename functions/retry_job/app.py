@@ -18,8 +18,8 @@ router = Router()
     security=api.KEYED,
     responses=api.responses(202, "The job, queued again", 401, 404, 409, 429),
 )
-def retry_job(job_id: str) -> JobDocument:
-    return jobs.retry_job(api.caller(router).require_key().tenant_id, job_id)
+def retry_job(caller: api.KeyedCaller, job_id: str) -> JobDocument:
+    return jobs.retry_job(caller.tenant_id, job_id)
 
 
 app = api.resolver(router)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs import api
 from imagejobs.observability import logger, tracer
-from imagejobs.services import jobs
+from imagejobs.services import uploads
 from imagejobs.spec.documents import UploadForm
 from imagejobs.spec.requests import UploadRequest
 
@@ -22,8 +22,8 @@ router = Router()
     security=api.KEYED,
     responses=api.responses(201, "The form: POST `fields`, then `file`, to `url`", 400, 401, 415, 413, 422, 429),
 )
-def create_upload(request: Annotated[UploadRequest, Body()]) -> UploadForm:
-    return jobs.create_upload(api.caller(router), request)
+def create_upload(caller: api.AnyCaller, request: Annotated[UploadRequest, Body()]) -> UploadForm:
+    return uploads.create_upload(caller, request)
 
 
 app = api.resolver(router)

@@ -96,7 +96,7 @@ def test_after_the_last_attempt_the_delivery_is_parked_in_the_dlq(
     assert callback == {"url": receiver.url, "status": "failed", "attempts": last}
     assert depth(stack, "CallbacksQueue", visible_only=True) == 1  # visible again now, not in hours
     discard(stack)
-    assert json.loads(message["Body"])["detail"]["job_id"] == job_id
+    assert json.loads(message["Body"])["detail"]["id"] == job_id
 
 
 def depth(stack: Stack, logical_id: str, *, visible_only: bool = False) -> int:

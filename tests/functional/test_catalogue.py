@@ -52,7 +52,7 @@ def test_operations_gives_each_operations_json_schema(stack: Stack) -> None:
 def test_presets_gives_each_preset_with_the_outputs_it_stands_for(stack: Stack) -> None:
     listed = {entry["name"]: entry for entry in public_get(stack, "/presets").json()["presets"]}
 
-    assert list(listed) == list(presets.AVAILABLE)
+    assert list(listed) == list(presets.NAMES)
     for name, entry in listed.items():
         expected = [output.model_dump(mode="json") for output in presets.expand(name)]
         assert entry["outputs"] == expected, name

@@ -15,9 +15,10 @@ from standardwebhooks import Webhook
 
 from devstack.stack import Stack
 from imagejobs.services import auth
+from imagejobs.spec.documents import SourceDocument
 from imagejobs.spec.requests import JobRequest
 from imagejobs.store import repository, storage
-from imagejobs.store.records import JobRecord, StoredCallback, StoredSource, TenantRecord, UploadRecord, now
+from imagejobs.store.records import JobRecord, StoredRequest, TenantRecord, UploadRecord, new_callback, now
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import discard
@@ -71,11 +72,11 @@ def seed(stack: Stack, callback_url: str) -> None:
             tenant_id=TENANT,
             id=JOB,
             status="awaiting_upload",
-            request=JobRequest.model_validate(body),
+            request=StoredRequest.model_validate(JobRequest.model_validate(body).model_dump()),
             created_at=created,
             expires_at=created + timedelta(days=1),
-            source=StoredSource(upload_id=UPLOAD),
-            callback=StoredCallback(url=callback_url),
+            source=SourceDocument(upload_id=UPLOAD),
+            callback=new_callback(callback_url),
         )
     )
     storage.put_output(upload.key, images.jpeg(1200, 800), "image/jpeg")

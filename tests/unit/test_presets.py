@@ -29,27 +29,19 @@ SOCIAL = {
 }
 
 
-def require(name: str) -> None:
-    missing = presets.PRESETS[name].formats - OUTPUTS.keys()
-    if missing:
-        pytest.skip(f"preset {name} needs output format {', '.join(sorted(missing))}, not writable yet")
-
-
 def render(name: str, data: bytes) -> dict[str, engine.Rendered]:
-    require(name)
     _, rendered = engine.render(data, presets.expand(name), LIMITS, Deadline.unlimited())
     return {output.name: output for output in rendered}
 
 
 @pytest.mark.parametrize("name", list(presets.PRESETS))
 def test_every_preset_expands_into_valid_outputs_with_unique_names(name: str) -> None:
-    require(name)
 
     outputs = presets.expand(name)
 
+    assert presets.PRESETS[name].formats <= OUTPUTS.keys()
     assert 1 <= len(outputs) <= 10
     assert len({output.name for output in outputs}) == len(outputs)
-    assert name in presets.AVAILABLE
 
 
 def test_the_spec_presets_are_all_defined() -> None:

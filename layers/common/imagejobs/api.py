@@ -8,22 +8,27 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Depends, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import DependencyResolutionError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError as PowertoolsValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.request import Request
 
 from imagejobs import __version__
+from imagejobs.caller import Caller
 from imagejobs.errors import AuthenticationError, ImageJobsError
-from imagejobs.services import auth
 from imagejobs.spec import validation
 from imagejobs.spec.documents import ErrorBody
 
 VERSION_HEADER = "X-Imagejobs-Version"
+# The request headers browsers may send: the template's Cors (API Gateway answers preflights) says the
+# same, as a test checks.
+ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-API-Key")
 CORS = CORSConfig(
     allow_origin="*",
-    allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+    allow_headers=list(ALLOW_HEADERS),
     expose_headers=[VERSION_HEADER, "Retry-After"],
     max_age=3600,
 )
@@ -109,6 +114,12 @@ def resolver(*routers: Router) -> APIGatewayRestResolver:
     def _domain_error(error: ImageJobsError) -> Response:
         return error_response(error.status, error.code, error.message, error.details)
 
+    @app.exception_handler(DependencyResolutionError)
+    def _unresolved(error: DependencyResolutionError) -> Response:
+        if isinstance(error.__cause__, ImageJobsError):  # a route's caller refused (Powertools wraps it)
+            return _domain_error(error.__cause__)
+        raise error
+
     @app.exception_handler(PowertoolsValidationError)
     def _invalid_request(error: PowertoolsValidationError) -> Response:
         found = list(error.errors())
@@ -124,9 +135,21 @@ def resolver(*routers: Router) -> APIGatewayRestResolver:
     return app
 
 
-def caller(router: Router | APIGatewayRestResolver) -> auth.Caller:
+def _caller(request: Request) -> Caller:
     """Who the request is from, as the authorizer found: fails closed on a route it did not guard."""
-    context = (router.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    context = (request.resolved_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     if not context.get("tenant_id") or context.get("tier") not in ("keyed", "anonymous"):
         raise AuthenticationError("this route needs an API key")
-    return auth.Caller(context["tenant_id"], context["tier"], usage_key="")
+    return Caller(context["tenant_id"], context["tier"])
+
+
+def _keyed_caller(request: Request) -> Caller:
+    caller = _caller(request)
+    if caller.tier != "keyed":
+        raise AuthenticationError("this needs an API key (X-API-Key or Authorization: Bearer)")
+    return caller
+
+
+# A route's access is in its signature: a route that serves a tenant takes one of these.
+AnyCaller = Annotated[Caller, Depends(_caller)]  # a key's tenant, or anonymous callers where allowed
+KeyedCaller = Annotated[Caller, Depends(_keyed_caller)]  # a key's tenant only

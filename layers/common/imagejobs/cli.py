@@ -58,8 +58,8 @@ def parse_spec(spec: Any) -> list[Output]:
 
 def _preset(spec: dict[str, Any]) -> list[Output]:
     name = spec["preset"]
-    if set(spec) != {"preset"} or name not in presets.AVAILABLE:
-        message = f"give only a preset, one of {', '.join(presets.AVAILABLE)}"
+    if set(spec) != {"preset"} or name not in presets.NAMES:
+        message = f"give only a preset, one of {', '.join(presets.NAMES)}"
         raise RequestValidationError(f"preset: {message}", details=[{"path": "preset", "message": message}])
     return presets.expand(name)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
+from imagejobs.caller import ANONYMOUS_TENANT, Caller
 from imagejobs.errors import AuthenticationError, NotFoundError
 from imagejobs.ids import new_api_key, new_id, new_webhook_secret
 from imagejobs.services import usage
-from imagejobs.settings import Tier, get_settings
+from imagejobs.settings import get_settings
 from imagejobs.store import repository
 from imagejobs.store.records import ApiKeyRecord, TenantRecord, now
 
@@ -38,7 +38,7 @@ def revoke_key(tenant_id: str, key_id: str) -> ApiKeyRecord:
     key = next((k for k in repository.list_api_keys(tenant_id) if k.id == key_id), None)
     if key is None:
         raise NotFoundError(f"tenant {tenant_id} has no key {key_id}")
-    revoked = key.model_copy(update={"revoked": True})
+    revoked = key.revoke()
     repository.put_api_key(revoked)
     usage.disable(revoked)
     return revoked
@@ -49,24 +49,6 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | 
         return x_api_key.strip()
     scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who a request is from: its tenant and tier, and the key its usage plan meters it by."""
-
-    tenant_id: str
-    tier: Tier
-    usage_key: str  # what the authorizer gives API Gateway as usageIdentifierKey
-
-    def require_key(self) -> Caller:
-        if self.tier != "keyed":
-            raise AuthenticationError("this needs an API key (X-API-Key or Authorization: Bearer)")
-        return self
-
-
-# Anonymous callers share one tenant: their jobs are read by id alone (an id is 80 random bits).
-ANONYMOUS_TENANT = "anonymous"
 
 
 def authorize(x_api_key: str | None, authorization: str | None) -> Caller:

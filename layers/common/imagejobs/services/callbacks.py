@@ -17,12 +17,12 @@ from standardwebhooks import Webhook
 
 from imagejobs import net
 from imagejobs.observability import logger
-from imagejobs.services import batches, jobs
+from imagejobs.services import views
 from imagejobs.settings import get_settings
+from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS, BatchCallback, JobCallback, Subject
 from imagejobs.store import repository
 from imagejobs.store.aws import client
-from imagejobs.store.bus import BATCH_COMPLETED, BatchEventDetail, BusEvent, JobEventDetail
-from imagejobs.store.records import JobRecord, StoredCallback, now
+from imagejobs.store.records import CallbackStatus, now
 
 SQS_LONGEST_DELAY = 43200  # seconds: the longest visibility timeout SQS accepts
 
@@ -51,9 +51,9 @@ def signed_headers(secret: str, message_id: str, body: str) -> dict[str, str]:
 
 
 def handle(body: str, attempt: int, receipt_handle: str) -> None:
-    """One message of the callbacks queue: a job event on the bus, delivered (again) to its URL."""
-    event = BusEvent.parse(json.loads(body))
-    delay = deliver(event, attempt)
+    """One message of the callbacks queue: an event from the bus, delivered (again) to its URL."""
+    event = json.loads(body)
+    delay = deliver(event["id"], event["detail-type"], Subject.model_validate(event["detail"]), attempt)
     if delay is not None:
         client("sqs").change_message_visibility(
             QueueUrl=get_settings().callbacks_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
@@ -62,66 +62,58 @@ def handle(body: str, attempt: int, receipt_handle: str) -> None:
 
 
 @dataclass(frozen=True)
-class Subject:
-    """What a callback tells about: its payload, where it goes, and where its delivery is recorded."""
+class Delivery:
+    """A callback to make: its body, where it goes, and how its outcome is recorded."""
 
     tenant_id: str
-    payload: dict[str, object]
+    body: JobCallback | BatchCallback
     url: str
-    record: Callable[[str, int], None]  # (status, attempts)
+    record: Callable[[CallbackStatus, int], None]  # (status, attempts)
 
 
-def _subject(event: BusEvent) -> Subject | None:
-    if event.detail_type == BATCH_COMPLETED:
-        batch_detail = BatchEventDetail.model_validate(event.detail)
-        batch = repository.get_batch(batch_detail.tenant_id, batch_detail.batch_id)
+def _delivery(detail_type: str, subject: Subject) -> Delivery | None:
+    """The callback the event asks for, made from the job or batch as it is now (fresh links)."""
+    if detail_type == BATCH_COMPLETED:
+        batch = repository.get_batch(subject.tenant_id, subject.id)
         if batch is None or batch.callback is None:
             return None
-        callback = batch.callback
 
-        def record_batch(status: str, attempts: int) -> None:
-            update = callback.model_copy(update={"status": status, "attempts": attempts})
-            repository.set_batch_fields(batch.tenant_id, batch.id, callback=update.model_dump())
+        def record_batch(status: CallbackStatus, attempts: int) -> None:
+            callback = batch.callback_attempted(status, attempts).callback
+            repository.set_batch_fields(batch.tenant_id, batch.id, callback=callback.model_dump() if callback else None)
 
-        data = batches.document(batch).model_dump(mode="json")
-        return Subject(batch.tenant_id, {"type": "batch.completed", "data": data}, callback.url, record_batch)
-    detail = JobEventDetail.model_validate(event.detail)
-    job = repository.get_job(detail.tenant_id, detail.job_id)
-    if job is None or job.callback is None:
+        body: JobCallback | BatchCallback = BatchCallback(type="batch.completed", data=views.batch_event(batch))
+        return Delivery(batch.tenant_id, body, batch.callback.url, record_batch)
+    job = repository.get_job(subject.tenant_id, subject.id)
+    if job is None or job.callback is None or not job.finished:
         return None
-    url = job.callback.url
 
-    def record_job(status: str, attempts: int) -> None:
-        def change(current: JobRecord) -> JobRecord:
-            callback = (current.callback or StoredCallback(url=url)).model_copy(
-                update={"status": status, "attempts": attempts}
-            )
-            return current.model_copy(update={"callback": callback})
+    def record_job(status: CallbackStatus, attempts: int) -> None:
+        repository.update_job(job.tenant_id, job.id, lambda current: current.callback_attempted(status, attempts))
 
-        repository.update_job(job.tenant_id, job.id, change)
-
-    data = jobs.document(job).model_dump(mode="json")
-    return Subject(job.tenant_id, {"type": f"job.{job.status}", "data": data}, url, record_job)
+    body = JobCallback.model_validate({"type": JOB_ENDINGS[job.status][1], "data": views.job_event(job)})
+    return Delivery(job.tenant_id, body, job.callback.url, record_job)
 
 
-def deliver(event: BusEvent, attempt: int) -> int | None:
-    """Delivers the event once and records the outcome in its job or batch; the delay before the
-    next attempt, or None when there is none to make (delivered, refused for good, nothing to do).
+def deliver(event_id: str, detail_type: str, subject: Subject, attempt: int) -> int | None:
+    """Delivers the event's callback once and records the outcome in its job or batch; the delay
+    before the next attempt, or None when there is none to make (delivered, refused for good,
+    nothing to do).
     """
-    subject = _subject(event)
-    tenant = repository.get_tenant(subject.tenant_id) if subject else None
-    if subject is None or tenant is None:
-        logger.info("nothing to deliver", extra={"event": event.id})
+    delivery = _delivery(detail_type, subject)
+    tenant = repository.get_tenant(subject.tenant_id) if delivery else None
+    if delivery is None or tenant is None:
+        logger.info("nothing to deliver", extra={"event": event_id})
         return None
-    body = json.dumps(subject.payload, separators=(",", ":"))
-    result = _post(subject.url, body, signed_headers(tenant.webhook_secret, f"msg_{event.id}", body))
+    body = delivery.body.model_dump_json()
+    result = _post(delivery.url, body, signed_headers(tenant.webhook_secret, f"msg_{event_id}", body))
     settings = get_settings()
     last = attempt >= settings.callback_max_attempts
-    status = "delivered" if result.delivered else "failed" if result.final or last else "pending"
+    status: CallbackStatus = "delivered" if result.delivered else "failed" if result.final or last else "pending"
     logger.info(
-        "callback attempt", extra={"event": event.id, "attempt": attempt, "status": status, "outcome": result.outcome}
+        "callback attempt", extra={"event": event_id, "attempt": attempt, "status": status, "outcome": result.outcome}
     )
-    subject.record(status, attempt)
+    delivery.record(status, attempt)
     if status == "pending":
         scheduled = settings.callback_retry_delays[min(attempt, len(settings.callback_retry_delays)) - 1]
         return min(max(scheduled, result.retry_after or 0), SQS_LONGEST_DELAY)

@@ -2,61 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, Field, TypeAdapter
 
 from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import JobError, SourceNotFoundError
 from imagejobs.observability import logger, metrics
-from imagejobs.services import batches, jobs
+from imagejobs.services import views
 from imagejobs.settings import get_settings
-from imagejobs.store import bus as events
-from imagejobs.store import repository, storage
-from imagejobs.store.records import JobRecord, StoredError, StoredOutput, now
-
-
-class JobMessage(BaseModel):
-    type: Literal["job"]
-    tenant_id: str
-    job_id: str
-
-
-class S3Object(BaseModel):
-    key: str  # quote_plus-encoded, as S3 sends it
-    size: int = 0
-
-
-class S3Entity(BaseModel):
-    object: S3Object
-
-
-class S3Record(BaseModel):
-    eventName: str  # noqa: N815 (S3's own field name)
-    s3: S3Entity
-
-
-class S3Notification(BaseModel):
-    Records: list[S3Record]
-
-
-class S3TestEvent(BaseModel):
-    Event: Literal["s3:TestEvent"]
-
-
-Message = TypeAdapter[JobMessage | S3Notification | S3TestEvent](
-    Annotated[JobMessage | S3Notification | S3TestEvent, Field(union_mode="left_to_right")]
-)
+from imagejobs.spec.documents import SourceDocument
+from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
+from imagejobs.store import bus, queue, repository, storage
+from imagejobs.store.records import JobRecord, StoredOutput
 
 
 def handle(body: str, deadline: Deadline, final_attempt: bool) -> None:
     """One message of the jobs queue: a job to run, or S3 telling that uploads landed."""
-    message = Message.validate_json(body)
-    if isinstance(message, JobMessage):
+    message = queue.parse(body)
+    if isinstance(message, queue.JobMessage):
         run_job(message.tenant_id, message.job_id, deadline, final_attempt)
-    elif isinstance(message, S3Notification):
+    elif isinstance(message, queue.S3Notification):
         for record in message.Records:
             if record.eventName.startswith("ObjectCreated:"):
                 upload_landed(storage.unquote_key(record.s3.object.key), record.s3.object.size)
@@ -74,8 +39,8 @@ def upload_landed(key: str, size: int) -> None:
         if job is None or job.status not in ("awaiting_upload", "queued"):
             continue  # gone, or started by an earlier delivery of this notification
         if job.status == "awaiting_upload":
-            job = repository.save_job(job.model_copy(update={"status": "queued"}))
-        jobs.enqueue(job)  # a second message for a queued job is harmless: a job runs once
+            job = repository.save_job(job.queued())
+        queue.send_job(job.tenant_id, job.id)
 
 
 def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool) -> None:
@@ -84,15 +49,13 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool
         logger.info("job is gone", extra={"job_id": job_id})
         return
     if not job.finished:
-        job = repository.save_job(
-            job.model_copy(update={"status": "processing", "started_at": now(), "attempts": job.attempts + 1})
-        )
+        job = repository.save_job(job.started())
         job = repository.save_job(_render(job, deadline, final_attempt))
         metrics.add_metric(name=f"Jobs{job.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if not job.notified:
-        events.publish_job(job)
-        job = repository.save_job(job.model_copy(update={"notified": True}))
-    batches.job_ended(job)
+        bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
+        job = repository.save_job(job.announced())
+    _count_into_batch(job)
 
 
 def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecord:
@@ -143,28 +106,34 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
                 )
             )
         logger.info("job succeeded", extra={"job_id": job.id, "outputs": len(outputs)})
-        return job.model_copy(
-            update={
-                "status": "succeeded",
-                "finished_at": now(),
-                "outputs": outputs,
-                "source": job.source.model_copy(
-                    update={"format": source.format, "width": source.width, "height": source.height, "bytes": len(data)}
-                ),
-            }
+        read = SourceDocument(
+            upload_id=job.source.upload_id,
+            url=job.source.url,
+            format=source.format,
+            width=source.width,
+            height=source.height,
+            bytes=len(data),
         )
+        return job.succeeded(read, outputs)
     except JobError as error:
         logger.info("job failed", extra={"job_id": job.id, "code": error.code, "reason": error.message})
-        return _failed(job, error.code, error.message)
+        return job.failed(error.code, error.message)
     except Exception:
         if not final_attempt:
             raise
         # The message's last delivery: record the failure rather than lose the job to the DLQ.
         logger.exception("job failed on its last attempt", extra={"job_id": job.id})
-        return _failed(job, "internal", "the job failed unexpectedly; it can be retried")
+        return job.failed("internal", "the job failed unexpectedly; it can be retried")
 
 
-def _failed(job: JobRecord, code: str, message: str) -> JobRecord:
-    return job.model_copy(
-        update={"status": "failed", "finished_at": now(), "error": StoredError(code=code, message=message)}
-    )
+def _count_into_batch(job: JobRecord) -> None:
+    """Counts an ended job into its batch; when it was the last, the batch completes (once) and its
+    Batch Completed event is published (again, should an earlier publication have failed)."""
+    if job.batch_id is None:
+        return
+    batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
+    if batch.ended == len(batch.job_ids) and batch.completed_at is None and repository.complete_batch(batch):
+        batch = batch.completed()
+    if batch.completed_at is not None and not batch.notified:
+        bus.publish(BATCH_COMPLETED, views.batch_event(batch))
+        repository.set_batch_fields(batch.tenant_id, batch.id, notified=True)

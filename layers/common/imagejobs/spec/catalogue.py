@@ -69,6 +69,6 @@ def preset_catalogue() -> PresetCatalogue:
                 srcset=presets.PRESETS[name].srcset,
                 outputs=presets.expand(name),
             )
-            for name in presets.AVAILABLE
+            for name in presets.NAMES
         ]
     )

@@ -46,12 +46,17 @@ class SourceDocument(BaseModel):
     bytes: int | None = None
 
 
-class OutputDocument(BaseModel):
+class OutputSummary(BaseModel):
+    """A made output: what it is, without where it is."""
+
     name: str
     format: str
     width: int
     height: int
     bytes: int
+
+
+class OutputDocument(OutputSummary):
     url: str
     url_expires_at: datetime
 

@@ -221,7 +221,6 @@ def sniff(head: bytes) -> str | None:  # noqa: PLR0911 (a return per signature r
 
 
 _PAGES = re.compile(r"^\d+(-\d*)?(,\d+(-\d*)?)*$")
-PAGES_PATTERN = _PAGES.pattern
 
 
 def page_ranges(pages: str) -> list[tuple[int, int | None]]:

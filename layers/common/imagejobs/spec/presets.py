@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
 
-from imagejobs.spec.formats import OUTPUTS
 from imagejobs.spec.outputs import Output
 
 RESPONSIVE_WIDTHS = (320, 640, 960, 1280, 1920)
@@ -100,15 +100,17 @@ PRESETS: dict[str, Preset] = {
     )
 }
 
-# The presets whose formats this build can write; the others appear once their formats do.
-AVAILABLE: tuple[str, ...] = tuple(name for name, preset in PRESETS.items() if preset.formats <= OUTPUTS.keys())
+NAMES: tuple[str, ...] = tuple(PRESETS)
 
-_OUTPUTS = TypeAdapter(list[Output])
+
+@cache
+def _outputs() -> TypeAdapter[list[Output]]:
+    return TypeAdapter(list[Output])
 
 
 def expand(name: str) -> list[Output]:
     """The preset's outputs, validated like a client's."""
-    return _OUTPUTS.validate_python(PRESETS[name].outputs)
+    return _outputs().validate_python(PRESETS[name].outputs)
 
 
 class Candidate(Protocol):

@@ -76,7 +76,7 @@ class Source(Strict):
         return self
 
 
-PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.AVAILABLE)})]
+PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.NAMES)})]
 
 
 class JobRequest(Strict):
@@ -121,8 +121,8 @@ class JobRequest(Strict):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, value: str | None) -> str | None:
-        if value is not None and value not in presets.AVAILABLE:
-            raise ValueError(f"must be one of {', '.join(presets.AVAILABLE)}")
+        if value is not None and value not in presets.NAMES:
+            raise ValueError(f"must be one of {', '.join(presets.NAMES)}")
         return value
 
     @model_validator(mode="after")

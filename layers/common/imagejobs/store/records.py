@@ -1,68 +1,89 @@
-"""Storage records: what the repository keeps, separate from the API's documents."""
+"""Storage records: what the repository keeps. Their public parts are the API's own types
+(`imagejobs.spec.documents`); what only storage knows (keys, versions, tenants) is added here.
+
+A job's status changes only through its transitions (`queued()`, `started()`, …), each of which
+refuses a move its state does not allow: a record is never edited field by field.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
 from imagejobs.settings import Tier
-from imagejobs.spec.documents import JobStatus
-from imagejobs.spec.requests import JobRequest
+from imagejobs.spec.documents import CallbackDocument, ErrorDocument, JobStatus, OutputSummary, SourceDocument
+from imagejobs.spec.outputs import Output
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
+CallbackStatus = Literal["pending", "delivered", "failed"]
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-class StoredSource(BaseModel):
-    upload_id: str | None = None
-    url: str | None = None
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    bytes: int | None = None
+class IllegalTransitionError(Exception):
+    """A record was asked to move where its state does not allow: a bug in the caller, never the client's doing."""
 
 
-class StoredOutput(BaseModel):
-    name: str
-    format: str
-    width: int
-    height: int
-    bytes: int
+class StoredSourceRequest(BaseModel):
+    pages: str | None = None
+    dpi: int | None = None
+
+
+class StoredRequest(BaseModel):
+    """What a job runs: the request as validated when it was created, its preset expanded into
+    outputs (the rest of the request lives in the record's own fields)."""
+
+    source: StoredSourceRequest = Field(default_factory=StoredSourceRequest)
+    outputs: list[Output]
+    preset: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoredOutput(OutputSummary):
     key: str
     content_type: str
 
 
-class StoredError(BaseModel):
-    code: str
-    message: str
+class _Record(BaseModel):
+    def _with(self, **changes: Any) -> Self:
+        """A copy with these fields changed; a field it does not have is a bug, not a silent no-op."""
+        unknown = changes.keys() - type(self).model_fields.keys()
+        if unknown:
+            raise IllegalTransitionError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        return self.model_copy(update=changes)
 
 
-class StoredCallback(BaseModel):
-    url: str
-    status: Literal["pending", "delivered", "failed"] = "pending"
-    attempts: int = 0
+# The statuses each transition may start from. A job message is what starts a job, whatever the
+# upload's notification said (awaiting_upload -> processing); a job redelivered after a crash starts
+# again (processing -> processing); a job that cannot run fails from any unfinished status.
+_JOB_MOVES: dict[str, frozenset[str]] = {
+    "queued": frozenset({"awaiting_upload"}),
+    "started": frozenset({"awaiting_upload", "queued", "processing"}),
+    "succeeded": frozenset({"processing"}),
+    "failed": frozenset({"awaiting_upload", "queued", "processing"}),
+    "retried": frozenset({"failed"}),
+}
 
 
-class JobRecord(BaseModel):
+class JobRecord(_Record):
     tenant_id: str
     tier: Tier = "keyed"
     id: str
     status: JobStatus
-    request: JobRequest
+    request: StoredRequest
     created_at: datetime
     expires_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    source: StoredSource
+    source: SourceDocument
     outputs: list[StoredOutput] = Field(default_factory=list)
-    error: StoredError | None = None
+    error: ErrorDocument | None = None
     attempts: int = 0
-    callback: StoredCallback | None = None
+    callback: CallbackDocument | None = None
     batch_id: str | None = None
     notified: bool = False  # its Job Succeeded/Failed event was published
     version: int = 0
@@ -71,8 +92,45 @@ class JobRecord(BaseModel):
     def finished(self) -> bool:
         return self.status in FINISHED
 
+    def _move(self, transition: str, status: JobStatus, **changes: Any) -> JobRecord:
+        if self.status not in _JOB_MOVES[transition]:
+            raise IllegalTransitionError(f"job {self.id} is {self.status}: it cannot be {transition}")
+        return self._with(status=status, **changes)
 
-class UploadRecord(BaseModel):
+    def queued(self) -> JobRecord:
+        """Its upload landed: it can run."""
+        return self._move("queued", "queued")
+
+    def started(self) -> JobRecord:
+        """A worker took it (again, when an earlier attempt died)."""
+        return self._move("started", "processing", started_at=now(), attempts=self.attempts + 1)
+
+    def succeeded(self, source: SourceDocument, outputs: list[StoredOutput]) -> JobRecord:
+        return self._move("succeeded", "succeeded", finished_at=now(), source=source, outputs=outputs)
+
+    def failed(self, code: str, message: str) -> JobRecord:
+        return self._move("failed", "failed", finished_at=now(), error=ErrorDocument(code=code, message=message))
+
+    def retried(self) -> JobRecord:
+        """A failed job queued to run again from its source, its event and callback to come anew."""
+        callback = new_callback(self.callback.url) if self.callback else None
+        return self._move(
+            "retried", "queued", error=None, started_at=None, finished_at=None, notified=False, callback=callback
+        )
+
+    def announced(self) -> JobRecord:
+        """Its Job Succeeded/Failed event was published."""
+        if not self.finished:
+            raise IllegalTransitionError(f"job {self.id} is {self.status}: only an ended job is announced")
+        return self._with(notified=True)
+
+    def callback_attempted(self, status: CallbackStatus, attempts: int) -> JobRecord:
+        if self.callback is None:
+            raise IllegalTransitionError(f"job {self.id} has no callback")
+        return self._with(callback=CallbackDocument(url=self.callback.url, status=status, attempts=attempts))
+
+
+class UploadRecord(_Record):
     tenant_id: str
     id: str
     key: str
@@ -93,7 +151,7 @@ class TenantRecord(BaseModel):
     created_at: datetime
 
 
-class ApiKeyRecord(BaseModel):
+class ApiKeyRecord(_Record):
     key_hash: str
     tenant_id: str
     name: str
@@ -105,15 +163,18 @@ class ApiKeyRecord(BaseModel):
         """The key's public name: safe to show and log, useless to authenticate with."""
         return f"key_{self.key_hash[:16]}"
 
+    def revoke(self) -> ApiKeyRecord:
+        return self._with(revoked=True)
 
-class BatchRecord(BaseModel):
+
+class BatchRecord(_Record):
     tenant_id: str
     id: str
     job_ids: list[str]
     created_at: datetime
     expires_at: datetime  # that of its longest-lived job
     metadata: dict[str, Any] = Field(default_factory=dict)
-    callback: StoredCallback | None = None
+    callback: CallbackDocument | None = None
     succeeded: list[str] = Field(default_factory=list)  # the ids of its jobs that ended so
     failed: list[str] = Field(default_factory=list)
     completed_at: datetime | None = None
@@ -122,3 +183,19 @@ class BatchRecord(BaseModel):
     @property
     def ended(self) -> int:
         return len(self.succeeded) + len(self.failed)
+
+    def callback_attempted(self, status: CallbackStatus, attempts: int) -> BatchRecord:
+        if self.callback is None:
+            raise IllegalTransitionError(f"batch {self.id} has no callback")
+        return self._with(callback=CallbackDocument(url=self.callback.url, status=status, attempts=attempts))
+
+    def completed(self) -> BatchRecord:
+        if self.ended != len(self.job_ids) or self.completed_at is not None:
+            raise IllegalTransitionError(
+                f"batch {self.id} has {self.ended} of {len(self.job_ids)} jobs ended: it cannot complete"
+            )
+        return self._with(completed_at=now())
+
+
+def new_callback(url: str) -> CallbackDocument:
+    return CallbackDocument(url=url, status="pending", attempts=0)

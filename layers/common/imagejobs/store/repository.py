@@ -8,6 +8,7 @@ exist for conditions, TTL and (later) indexes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,6 @@ from imagejobs.store.records import (
     ApiKeyRecord,
     BatchRecord,
     JobRecord,
-    StoredCallback,
     TenantRecord,
     UploadRecord,
     now,
@@ -156,16 +156,16 @@ def put_new_batch(batch: BatchRecord) -> None:
 
 
 def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
-    batch = BatchRecord.model_validate_json(item["data"])
-    return batch.model_copy(
-        update={
+    """The batch as created, with what its item's own attributes say happened since."""
+    data = json.loads(item["data"])
+    return BatchRecord.model_validate(
+        {
+            **data,
             "succeeded": sorted(item.get("succeeded", ())),
             "failed": sorted(item.get("failed", ())),
-            "completed_at": datetime.fromisoformat(item["completed_at"]) if "completed_at" in item else None,
+            "completed_at": item.get("completed_at"),
             "notified": bool(item.get("notified", False)),
-            "callback": StoredCallback.model_validate({**batch.callback.model_dump(), **item["callback"]})
-            if batch.callback and "callback" in item
-            else batch.callback,
+            "callback": {**data["callback"], **item.get("callback", {})} if data.get("callback") else None,
         }
     )
 
@@ -251,10 +251,11 @@ def put_new_upload(upload: UploadRecord) -> None:
 
 
 def _upload_from_item(item: dict[str, Any]) -> UploadRecord:
-    upload = UploadRecord.model_validate_json(item["data"])
-    return upload.model_copy(
-        update={
-            "received_at": datetime.fromisoformat(item["received_at"]) if "received_at" in item else None,
+    """The upload as created, with what its item's own attributes say happened since."""
+    return UploadRecord.model_validate(
+        {
+            **json.loads(item["data"]),
+            "received_at": item.get("received_at"),
             "bytes": int(item["bytes"]) if "bytes" in item else None,
             "waiting_job_ids": sorted(item.get("waiting", ())),
         }

@@ -1,0 +1,161 @@
+"""Making jobs: a request checked against the caller's tier, its preset expanded, recorded, and
+started now or when its upload lands (once per Idempotency-Key)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from imagejobs import net
+from imagejobs.caller import Caller
+from imagejobs.errors import RequestValidationError, SourceNotFoundError
+from imagejobs.ids import new_id
+from imagejobs.services import idempotency
+from imagejobs.services.uploads import new_upload
+from imagejobs.services.views import job_document
+from imagejobs.settings import get_settings
+from imagejobs.spec import presets
+from imagejobs.spec.documents import CreatedJobDocument, SourceDocument
+from imagejobs.spec.requests import JobRequest
+from imagejobs.store import queue, repository
+from imagejobs.store.records import JobRecord, StoredRequest, UploadRecord, new_callback, now
+
+METADATA_MAX_BYTES = 2048
+
+
+def check_url(url: str | None, path: str) -> None:
+    """The URL's form, now (its addresses are checked when it is used: they can change)."""
+    if url is None:
+        return
+    try:
+        net.parse(url, allow_loopback=get_settings().allow_loopback_urls)
+    except net.UnsafeUrlError as error:
+        raise RequestValidationError(
+            f"{path} is not allowed: {error.message}", details=[{"path": path, "message": error.message}]
+        ) from error
+
+
+def check_metadata(metadata: dict[str, Any]) -> None:
+    if len(json.dumps(metadata, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise RequestValidationError(
+            "metadata is too large",
+            details=[{"path": "metadata", "message": f"at most {METADATA_MAX_BYTES} bytes as JSON"}],
+        )
+
+
+def _check_request(caller: Caller, request: JobRequest) -> None:
+    check_url(request.source.url, "source.url")
+    check_url(request.callback_url, "callback_url")
+    check_metadata(request.metadata)
+    limits = get_settings().limits(caller.tier)
+    tier = f"{caller.tier} callers"
+    if len(request.outputs) > limits.max_outputs:
+        raise RequestValidationError(
+            f"outputs: at most {limits.max_outputs} for {tier}",
+            details=[{"path": "outputs", "message": f"at most {limits.max_outputs} outputs for {tier}"}],
+        )
+    for index, output in enumerate(request.outputs):
+        if len(output.operations) > limits.max_operations:
+            path = f"outputs[{index}].operations"
+            raise RequestValidationError(
+                f"{path}: at most {limits.max_operations} for {tier}",
+                details=[{"path": path, "message": f"at most {limits.max_operations} operations for {tier}"}],
+            )
+    if request.callback_url is not None and caller.tier == "anonymous":
+        raise RequestValidationError(
+            "callback_url: callbacks are signed with a tenant's secret and need an API key",
+            details=[{"path": "callback_url", "message": "needs an API key"}],
+        )
+
+
+def _with_outputs(request: JobRequest) -> JobRequest:
+    """The request with its outputs: as given, or its preset's, stored so the job runs what it was created with."""
+    if request.preset is None:
+        if not request.outputs:
+            raise RequestValidationError(
+                "outputs: give 1 to 10 outputs, or a preset",
+                details=[{"path": "outputs", "message": "give 1 to 10 outputs, or a preset instead"}],
+            )
+        return request
+    if request.outputs:
+        raise RequestValidationError(
+            "preset: give a preset or outputs, not both",
+            details=[{"path": "preset", "message": "give a preset or outputs, not both"}],
+        )
+    return request.model_copy(update={"outputs": presets.expand(request.preset)})
+
+
+def create_job(caller: Caller, request: JobRequest, idempotency_key: str | None = None) -> CreatedJobDocument:
+    """Records the job and starts it now, or when its upload lands; once per Idempotency-Key."""
+    return idempotency.once(
+        "jobs",
+        caller.tenant_id,
+        idempotency_key,
+        request,
+        make=lambda: create_prepared(caller, *prepare(caller, request)),
+        answer=CreatedJobDocument,
+    )
+
+
+def prepare(caller: Caller, request: JobRequest) -> tuple[JobRequest, UploadRecord | None]:
+    """The request checked against the caller's tier and with its outputs (a preset expanded), and
+    its earlier upload if it names one."""
+    request = _with_outputs(request)
+    _check_request(caller, request)
+    upload_id = request.source.upload_id
+    upload = repository.get_upload(caller.tenant_id, upload_id) if upload_id is not None else None
+    if upload_id is not None and upload is None:
+        raise SourceNotFoundError(
+            f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
+        )
+    return request, upload
+
+
+def create_prepared(
+    caller: Caller,
+    request: JobRequest,
+    upload: UploadRecord | None,
+    *,
+    batch_id: str | None = None,
+    job_id: str | None = None,
+) -> CreatedJobDocument:
+    """Records a prepared job and starts it now, or when its upload lands."""
+    created = now()
+    job_id = job_id or new_id("job")
+    upload_id = request.source.upload_id
+    # A URL is there to fetch: the job can start now; so can one whose upload has landed.
+    landed = request.source.url is not None or (upload is not None and upload.received_at is not None)
+    tenant_id = caller.tenant_id
+    job = JobRecord(
+        tenant_id=tenant_id,
+        tier=caller.tier,
+        id=job_id,
+        status="queued" if landed else "awaiting_upload",
+        request=StoredRequest.model_validate(request.model_dump()),
+        created_at=created,
+        expires_at=created + ttl(request),
+        source=SourceDocument(upload_id=upload_id, url=request.source.url),
+        callback=new_callback(request.callback_url) if request.callback_url else None,
+        batch_id=batch_id,
+    )
+    form = None
+    if request.source.upload is not None:
+        form = new_upload(caller, request.source.upload, path="source.upload.", waiting_job_id=job_id)
+        job.source.upload_id = form.upload_id
+        repository.put_new_job(job)
+    else:
+        repository.put_new_job(job)
+        if (
+            upload_id
+            and job.status == "awaiting_upload"
+            and not repository.wait_for_upload(tenant_id, upload_id, job_id)
+        ):
+            job = repository.save_job(job.queued())
+        if job.status == "queued":
+            queue.send_job(job.tenant_id, job.id)
+    return CreatedJobDocument(**dict(job_document(job)), upload=form)
+
+
+def ttl(request: JobRequest) -> timedelta:
+    return timedelta(seconds=request.ttl_seconds)

@@ -1,0 +1,53 @@
+"""What travels on the jobs queue: job messages (sent by the API and the processor, one model both
+ways) and S3's notifications of landed uploads (S3's own format, skipped when it is a test event)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from imagejobs.settings import get_settings
+from imagejobs.store.aws import client
+
+
+class JobMessage(BaseModel):
+    type: Literal["job"] = "job"
+    tenant_id: str
+    job_id: str
+
+
+class S3Object(BaseModel):
+    key: str  # quote_plus-encoded, as S3 sends it
+    size: int = 0
+
+
+class S3Entity(BaseModel):
+    object: S3Object
+
+
+class S3Record(BaseModel):
+    eventName: str  # noqa: N815 (S3's own field name)
+    s3: S3Entity
+
+
+class S3Notification(BaseModel):
+    Records: list[S3Record]
+
+
+class S3TestEvent(BaseModel):
+    Event: Literal["s3:TestEvent"]
+
+
+type Message = JobMessage | S3Notification | S3TestEvent
+MESSAGE = TypeAdapter[Message](Annotated[Message, Field(union_mode="left_to_right")])
+
+
+def send_job(tenant_id: str, job_id: str) -> None:
+    """Asks the processor to run the job (a second message for a queued job is harmless: a job runs once)."""
+    body = JobMessage(tenant_id=tenant_id, job_id=job_id).model_dump_json()
+    client("sqs").send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=body)
+
+
+def parse(body: str) -> Message:
+    return MESSAGE.validate_json(body)
