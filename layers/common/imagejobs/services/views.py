@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from imagejobs.spec import presets
-from imagejobs.spec.documents import BatchCounts, BatchDocument, BatchJob, JobDocument, OutputDocument
+from imagejobs.spec.documents import BatchCounts, BatchDocument, BatchJob, JobDocument, JobState, OutputDocument
 from imagejobs.spec.events import BatchEvent, JobEvent
 from imagejobs.store import repository, storage
 from imagejobs.store.records import BatchRecord, JobRecord
@@ -20,18 +20,9 @@ def job_document(job: JobRecord) -> JobDocument:
         shown = output.model_dump(exclude={"key", "content_type"})
         outputs.append(OutputDocument(**shown, url=url, url_expires_at=url_expires_at))
     return JobDocument(
-        id=job.id,
-        status=job.status,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        expires_at=job.expires_at,
-        source=job.source,
+        **{name: getattr(job, name) for name in JobState.model_fields},
         outputs=outputs,
-        error=job.error,
-        attempts=job.attempts,
         metadata=job.request.metadata,
-        callback=job.callback,
         srcset=presets.srcset(job.request.preset, outputs),
     )
 

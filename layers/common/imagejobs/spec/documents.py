@@ -72,7 +72,9 @@ class CallbackDocument(BaseModel):
     attempts: int
 
 
-class JobDocument(BaseModel):
+class JobState(BaseModel):
+    """A job's state: what the job document shows and the stored record keeps alike."""
+
     id: str
     status: JobStatus
     created_at: datetime
@@ -80,11 +82,14 @@ class JobDocument(BaseModel):
     finished_at: datetime | None = None
     expires_at: datetime
     source: SourceDocument
-    outputs: list[OutputDocument] = Field(default_factory=list)
     error: ErrorDocument | None = None
     attempts: int = 0
-    metadata: dict[str, Any] = Field(default_factory=dict)
     callback: CallbackDocument | None = None
+
+
+class JobDocument(JobState):
+    outputs: list[OutputDocument] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     srcset: dict[str, str] | None = Field(
         default=None, description="For a preset with a width ladder: per format, a ready `srcset` of the outputs."
     )

@@ -13,7 +13,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field
 
 from imagejobs.settings import Tier
-from imagejobs.spec.documents import CallbackDocument, ErrorDocument, JobStatus, OutputSummary, SourceDocument
+from imagejobs.spec.documents import CallbackDocument, ErrorDocument, JobState, JobStatus, OutputSummary, SourceDocument
 from imagejobs.spec.outputs import Output
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
@@ -69,21 +69,13 @@ _JOB_MOVES: dict[str, frozenset[str]] = {
 }
 
 
-class JobRecord(_Record):
+class JobRecord(JobState, _Record):
+    """The job's public state (`JobState`), and what only storage knows."""
+
     tenant_id: str
     tier: Tier = "keyed"
-    id: str
-    status: JobStatus
     request: StoredRequest
-    created_at: datetime
-    expires_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    source: SourceDocument
     outputs: list[StoredOutput] = Field(default_factory=list)
-    error: ErrorDocument | None = None
-    attempts: int = 0
-    callback: CallbackDocument | None = None
     batch_id: str | None = None
     notified: bool = False  # its Job Succeeded/Failed event was published
     version: int = 0
