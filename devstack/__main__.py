@@ -2,7 +2,9 @@
 
 Environment: IMAGEJOBS_PORT (API, default 3000), IMAGEJOBS_AWS_PORT (moto, default 3001),
 IMAGEJOBS_API_KEY (default ij_local_dev_key), IMAGEJOBS_WEBHOOK_SECRET (default: a new one),
-IMAGEJOBS_PARAMETER_OVERRIDES (template parameters, as `sam deploy` takes them: "Name=Value ...").
+IMAGEJOBS_PARAMETER_OVERRIDES (template parameters, as `sam deploy` takes them: "Name=Value ..."),
+IMAGEJOBS_KILL ("ProcessFunction=timeout" or "=out_of_memory", space-separated: every invocation of
+the function is stopped midway, as Lambda stops one that runs out of time or memory).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> None:
         aws_port=int(os.environ.get("IMAGEJOBS_AWS_PORT", "3001")),
         webhook_secret=os.environ.get("IMAGEJOBS_WEBHOOK_SECRET"),
         parameters=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_PARAMETER_OVERRIDES", "").split()),
+        kills=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_KILL", "").split()),
     ).start()
     print(
         f"\nimagejobs is running on {stack.api_url} (AWS services on {stack.aws_url})\n"

@@ -20,6 +20,13 @@ from moto.events.models import EventPattern
 from devstack.template import ACCOUNT_ID, REGION, ROOT, Template, TemplateError
 
 Handler = Callable[[dict[str, Any], Any], Any]
+KILLS = {"timeout": "Task timed out", "out_of_memory": "Runtime exited with error: signal: killed (out of memory)"}
+
+
+class FunctionKilledError(BaseException):
+    """The local stack's stand-in for Lambda stopping an invocation (a timeout, or out of memory):
+    a BaseException, so no `except Exception` in the function's code survives it, as no code
+    survives the real one."""
 
 
 @dataclass
@@ -31,6 +38,7 @@ class LambdaContext:
     timeout_s: int
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.monotonic)
+    kill: str | None = None  # a key of KILLS: the invocation dies when its code next asks the time
 
     @property
     def invoked_function_arn(self) -> str:
@@ -41,6 +49,8 @@ class LambdaContext:
     log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
+        if self.kill is not None:
+            raise FunctionKilledError(f"{self.function_name}: {KILLS[self.kill]}")
         return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
@@ -76,6 +86,8 @@ class Function:
     properties: dict[str, Any]  # with the template's Globals
     module: ModuleType | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Simulates Lambda stopping every invocation of this function midway (IMAGEJOBS_KILL locally).
+    kill: str | None = None
 
     def load(self) -> None:
         code_uri = ROOT / self.properties["CodeUri"]
@@ -99,6 +111,7 @@ class Function:
             function_name=self.logical_id,
             memory_limit_in_mb=int(self.properties.get("MemorySize", 128)),
             timeout_s=int(self.properties.get("Timeout", 3)),
+            kill=self.kill,
         )
         with self.lock:
             return handler(event, context)
@@ -207,6 +220,13 @@ class SqsPoller(threading.Thread):
             response = self.source.function.invoke(event)
             failures = (response or {}).get("batchItemFailures", []) if self.source.report_failures else []
             failed = {f["itemIdentifier"] for f in failures}
+        except FunctionKilledError as killed:
+            # Lambda leaves the batch to come back after the queue's visibility timeout; locally, now.
+            print(f"[devstack] {killed}", file=sys.stderr)
+            for message in messages:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
         finally:
             done = [m for m in messages if m["MessageId"] not in failed]
             if done:

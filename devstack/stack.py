@@ -16,7 +16,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from devstack import apigw, provision
-from devstack.functions import Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
+from devstack.functions import KILLS, Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
 from devstack.gateway import Gateway
 from devstack.template import REGION, ROOT, Template, TemplateError
 
@@ -49,11 +49,15 @@ class Stack:
     webhook_secret: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     poll: bool = True  # False: tests drive the queues themselves
+    kills: dict[str, str] = field(default_factory=dict)  # function -> how Lambda stops its every invocation
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.template = Template.read(self.stack_name, self.parameters)
+        unknown = {how for how in self.kills.values() if how not in KILLS}
+        if unknown:
+            raise TemplateError(f"IMAGEJOBS_KILL: {', '.join(sorted(unknown))}: say one of {', '.join(KILLS)}")
 
     @property
     def api_url(self) -> str:
@@ -98,6 +102,7 @@ class Stack:
         # serve requests and queues, two could meet a module the other had half initialised.
         for function in self.functions:
             function.load()
+            function.kill = self.kills.get(function.logical_id)
         self._state = state_file(self.aws_port)
         self._state.parent.mkdir(exist_ok=True)
         self._state.write_text(

@@ -8,17 +8,19 @@ from imagejobs.deadline import Deadline
 from imagejobs.observability import logger, metrics, tracer
 from imagejobs.services import processing
 from imagejobs.settings import get_settings
+from imagejobs.store.queue import Delivery
 
 # A failed record goes back to SQS for another delivery, even when it is the whole batch.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    final_attempt = int(record.attributes.approximate_receive_count) >= get_settings().max_receive_count
-    processing.handle(record.body, Deadline(lambda_context.get_remaining_time_in_millis), final_attempt)
+    attempt = int(record.attributes.approximate_receive_count)
+    delivery = Delivery(attempt, attempt >= get_settings().max_receive_count, record.receipt_handle)
+    processing.handle(record.body, Deadline(lambda_context.get_remaining_time_in_millis), delivery)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

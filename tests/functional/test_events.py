@@ -109,6 +109,9 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert job is not None
     assert job.status == "succeeded"
     assert (job.outputs[0].width, job.outputs[0].height) == (400, 400)
+    dead_letter = stack.function("JobsDeadLetterFunction").invoke(event("jobs_dead_letter.json"))
+    assert dead_letter == {"batchItemFailures": []}
+    assert repository.get_job(TENANT, JOB).status == "succeeded"  # type: ignore[union-attr] # ended: left as is
 
     assert stack.function("DeliverCallbackFunction").invoke(event("deliver_callback.json")) == {"batchItemFailures": []}
     (delivery,) = receiver.wait_for(1)

@@ -13,10 +13,11 @@ from standardwebhooks import Webhook
 
 from devstack.stack import Stack
 from imagejobs import engine
+from imagejobs.services import processing
 from imagejobs.store import storage
 from tests import images
 from tests.conftest import CallbackReceiver
-from tests.functional.conftest import Client, discard, drain, upload
+from tests.functional.conftest import Client, drain, drain_until, upload
 
 OUTPUTS = [
     {
@@ -155,45 +156,112 @@ def test_a_source_over_the_pixel_limit_fails_with_too_many_pixels(api: Client, s
     assert job["error"]["code"] == "too_many_pixels"
 
 
-def test_an_unexpected_error_is_retried_then_fails_the_job_on_the_last_delivery(
-    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+def test_an_unexpected_error_is_logged_retried_soon_then_fails_the_job_on_the_last_delivery(
+    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # GIVEN an engine that breaks in a way no job error describes
-    def broken(*_: object) -> None:
+    # GIVEN an engine that breaks in a way no job error describes, and retries due at once
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(engine, "render", broken)
+    monkeypatch.setattr(processing, "RETRY_DELAYS", (0, 0))
     uploaded = upload(api, images.jpeg(32, 32))
     created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS}).json()
-    process = stack.function("ProcessFunction")
     max_receive = int(stack.template.body["Mappings"]["Queues"]["Jobs"]["MaxReceiveCount"])
-    message = json.dumps({"type": "job", "tenant_id": stack.tenant_id, "job_id": created["id"]})
-    discard(stack)
 
-    def deliver(count: int) -> dict:
-        record = {
-            "messageId": f"m{count}",
-            "receiptHandle": "r",
-            "body": message,
-            "attributes": {"ApproximateReceiveCount": str(count)},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-            "eventSourceARN": stack.template.attributes["JobsQueue"]["Arn"],
-        }
-        return process.invoke({"Records": [record]})
+    # WHEN SQS delivers it until it is done with it
+    drain(stack)
 
-    # WHEN deliveries before the last fail, they are reported for SQS to retry
-    for count in range(1, max_receive):
-        assert deliver(count) == {"batchItemFailures": [{"itemIdentifier": f"m{count}"}]}
-        assert api.get(f"/jobs/{created['id']}").json()["status"] == "processing"
-
-    # THEN the last delivery fails the job with `internal` instead of losing it to the DLQ
-    assert deliver(max_receive) == {"batchItemFailures": []}
+    # THEN every attempt was logged with the job's id, and the last one failed the job as `internal`
+    formatter = processing.logger.registered_formatter  # the JSON lines the function writes
+    logged = [json.loads(formatter.format(record)) for record in caplog.records]
+    unexpected = [line for line in logged if line["message"] == "job attempt failed unexpectedly"]
+    assert [(line["job_id"], line["tenant_id"], line["attempt"]) for line in unexpected] == [
+        (created["id"], stack.tenant_id, attempt) for attempt in range(1, max_receive + 1)
+    ]
     job = api.get(f"/jobs/{created['id']}").json()
-    assert job["status"] == "failed"
-    assert job["error"]["code"] == "internal"
-    assert job["attempts"] == max_receive
+    assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "internal", max_receive)
     assert "a bug" not in job["error"]["message"]
+    assert queue_depth(stack, "JobsDeadLetterQueue") == 0
+
+
+def test_a_job_whose_function_is_killed_on_every_delivery_fails_with_its_callback(
+    api: Client, stack: Stack, receiver: CallbackReceiver
+) -> None:
+    # GIVEN a process function that Lambda stops midway, every time (out of time)
+    process = stack.function("ProcessFunction")
+    process.kill = "timeout"
+    try:
+        uploaded = upload(api, images.jpeg(48, 32))
+        body = {"source": {"upload_id": uploaded}, "outputs": OUTPUTS, "callback_url": receiver.url}
+        created = api.post("/jobs", body).json()
+
+        # WHEN SQS has delivered it as often as it will, and parked it in the dead-letter queue
+        drain_until(stack, lambda: api.get(f"/jobs/{created['id']}").json()["status"] == "failed")
+    finally:
+        process.kill = None
+
+    # THEN the dead-letter queue's consumer failed the job with `timeout`, and its callback says so
+    job = api.get(f"/jobs/{created['id']}").json()
+    max_receive = int(stack.template.body["Mappings"]["Queues"]["Jobs"]["MaxReceiveCount"])
+    assert (job["error"]["code"], job["attempts"]) == ("timeout", max_receive)
+    (delivery,) = receiver.wait_for(1)
+    payload = Webhook(stack.webhook_secret).verify(delivery.body, delivery.headers)
+    assert (payload["type"], payload["data"]["error"]["code"]) == ("job.failed", "timeout")
+    assert queue_depth(stack, "JobsDeadLetterQueue") == 0
+
+
+def output_objects(stack: Stack, job_id: str) -> list[str]:
+    listing = stack.client("s3").list_objects_v2(
+        Bucket=stack.template.refs["Bucket"], Prefix=f"outputs/{stack.tenant_id}/{job_id}/"
+    )
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def test_a_job_deleted_while_it_runs_leaves_no_object_behind(
+    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a job that is deleted while its outputs are being rendered
+    uploaded = upload(api, images.jpeg(64, 48))
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS}).json()
+    real_render = engine.render
+
+    def render_then_deleted(*args: object, **kwargs: object) -> object:
+        rendered = real_render(*args, **kwargs)  # type: ignore[arg-type]
+        assert api.request("DELETE", f"/jobs/{created['id']}").status_code == 204
+        return rendered
+
+    monkeypatch.setattr(engine, "render", render_then_deleted)
+
+    # WHEN the attempt ends
+    drain(stack)
+
+    # THEN nothing it wrote is left, and the job stays gone
+    assert output_objects(stack, created["id"]) == []
+    assert api.get(f"/jobs/{created['id']}").status_code == 404
+
+
+def test_a_job_too_large_to_record_fails_too_large_and_keeps_no_outputs(
+    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a render that makes more outputs than a DynamoDB item can list (400 KB)
+    pixel = images.png(1, 1)
+
+    def many(*_: object, **__: object) -> tuple[engine.SourceInfo, list[engine.Rendered]]:
+        made = [engine.Rendered(f"{n:03d}-{'x' * 900}", "png", 1, 1, pixel, "image/png", "png") for n in range(450)]
+        return engine.SourceInfo("jpeg", 8, 8), made
+
+    monkeypatch.setattr(engine, "render", many)
+    uploaded = upload(api, images.jpeg(8, 8))
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS}).json()
+
+    # WHEN it runs
+    drain(stack)
+
+    # THEN it fails with a stable code, and none of the objects it wrote stay
+    job = api.get(f"/jobs/{created['id']}").json()
+    assert (job["status"], job["error"]["code"], job["outputs"]) == ("failed", "too_large", [])
+    assert output_objects(stack, created["id"]) == []
 
 
 def test_a_job_message_delivered_twice_runs_once(api: Client, stack: Stack, receiver: CallbackReceiver) -> None:

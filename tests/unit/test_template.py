@@ -77,16 +77,17 @@ def test_every_sqs_event_reports_batch_item_failures(template: Template) -> None
 def test_every_queue_feeding_a_function_parks_failures_in_its_own_dead_letter_queue(template: Template) -> None:
     resources = template.body["Resources"]
     feeding = queues_feeding_functions(template)
-    assert set(feeding) == {"JobsQueue", "CallbacksQueue"}
-    for queue in feeding:
+    # The jobs DLQ is consumed too: its function fails the jobs whose every delivery was stopped.
+    assert set(feeding) == {"JobsQueue", "CallbacksQueue", "JobsDeadLetterQueue"}
+    for queue in ("JobsQueue", "CallbacksQueue"):
         redrive = resources[queue]["Properties"].get("RedrivePolicy")
         assert redrive is not None, f"{queue} has no RedrivePolicy"
         dlq = get_att_target(redrive["deadLetterTargetArn"])
         assert resources[dlq]["Type"] == "AWS::SQS::Queue"
         assert dlq != queue
-        assert dlq not in feeding, f"{dlq} is a dead-letter queue but a function consumes it"
-        assert "RedrivePolicy" not in resources[dlq]["Properties"]
+        assert "RedrivePolicy" not in resources[dlq]["Properties"]  # what fails there stays there, for operators
         assert int(template.resolve(redrive["maxReceiveCount"])) >= 1
+    assert feeding["JobsDeadLetterQueue"] == "JobsDeadLetterFunction"
 
 
 def test_jobs_queue_max_receive_count_is_the_process_functions_max_receive_count(template: Template) -> None:

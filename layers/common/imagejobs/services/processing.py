@@ -1,4 +1,12 @@
-"""The processing side: uploads landing, and jobs running through the engine."""
+"""The processing side: uploads landing, and jobs running through the engine.
+
+No job is left behind. A job's own failures (`JobError`: a broken image, a limit, its deadline)
+fail it at once with their code. Any other error is logged with the job's id on every delivery and
+retried soon (RETRY_DELAYS, not the queue's whole visibility timeout); the last delivery fails the
+job with `internal`. A delivery that never ends (Lambda stopped the function: out of time or
+memory) comes back too, and after the last one the dead-letter queue's consumer (`dead_letter`)
+fails the job. A job deleted while it runs has what it wrote removed when the attempt ends.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from imagejobs import engine, net
 from imagejobs.deadline import Deadline
-from imagejobs.errors import JobError, SourceNotFoundError
+from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
 from imagejobs.observability import logger, metrics
 from imagejobs.services import views
 from imagejobs.settings import get_settings
@@ -15,12 +23,18 @@ from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
 from imagejobs.store import bus, queue, repository, storage
 from imagejobs.store.records import JobRecord, StoredOutput
 
+RETRY_DELAYS = (10, 60)  # seconds before the 2nd and 3rd delivery of a job that failed unexpectedly
 
-def handle(body: str, deadline: Deadline, final_attempt: bool) -> None:
+
+class RetryLaterError(Exception):
+    """The delivery failed unexpectedly and is due again soon: SQS redelivers its message."""
+
+
+def handle(body: str, deadline: Deadline, delivery: queue.Delivery) -> None:
     """One message of the jobs queue: a job to run, or S3 telling that uploads landed."""
     message = queue.parse(body)
     if isinstance(message, queue.JobMessage):
-        run_job(message.tenant_id, message.job_id, deadline, final_attempt)
+        run_job(message.tenant_id, message.job_id, deadline, delivery)
     elif isinstance(message, queue.S3Notification):
         for record in message.Records:
             if record.eventName.startswith("ObjectCreated:"):
@@ -43,22 +57,56 @@ def upload_landed(key: str, size: int) -> None:
         queue.send_job(job.tenant_id, job.id)
 
 
-def run_job(tenant_id: str, job_id: str, deadline: Deadline, final_attempt: bool) -> None:
+def run_job(tenant_id: str, job_id: str, deadline: Deadline, delivery: queue.Delivery) -> None:
     job = repository.get_job(tenant_id, job_id)
     if job is None:
-        logger.info("job is gone", extra={"job_id": job_id})
+        # Deleted (or expired), maybe while an earlier attempt ran: nothing it wrote may stay.
+        removed = storage.delete_outputs(tenant_id, job_id)
+        logger.info("job is gone", extra={"job_id": job_id, "objects_deleted": removed})
         return
+    logger.append_keys(job_id=job.id, tenant_id=job.tenant_id)
     if not job.finished:
         job = repository.save_job(job.started())
-        job = repository.save_job(_render(job, deadline, final_attempt))
+        ended = _attempt(job, deadline, delivery)
+        if ended is None:
+            return
+        job = ended
         metrics.add_metric(name=f"Jobs{job.status.capitalize()}", unit=MetricUnit.Count, value=1)
-    if not job.notified:
-        bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
-        job = repository.save_job(job.announced())
-    _count_into_batch(job)
+    _announce(job)
 
 
-def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecord:
+def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> JobRecord | None:
+    """Renders and records the job: the job as it ended, or None when it was deleted meanwhile."""
+    try:
+        return _record(job, _render(job, deadline))
+    except JobError as error:
+        logger.info("job failed", extra={"code": error.code, "reason": error.message})
+        return _record(job, job.failed(error.code, error.message))
+    except Exception:  # noqa: BLE001 - not the job's fault: logged with its id, then retried or failed
+        logger.exception("job attempt failed unexpectedly", extra={"attempt": delivery.attempt})
+        if not delivery.final:
+            delivery.retry_in(RETRY_DELAYS[min(delivery.attempt, len(RETRY_DELAYS)) - 1])
+            raise RetryLaterError(f"job {job.id}: attempt {delivery.attempt} failed; retried soon") from None
+        return _record(job, job.failed("internal", "the job failed unexpectedly; it can be retried"))
+
+
+def _record(started: JobRecord, ended: JobRecord) -> JobRecord | None:
+    """Records how the started job ended. If it was deleted meanwhile, removes what this attempt
+    wrote instead; if the record would be too large, the job fails `too_large` with no outputs."""
+    try:
+        return repository.save_job(ended)
+    except TooLargeError as error:
+        storage.delete_outputs(started.tenant_id, started.id)
+        return _record(started, started.failed("too_large", f"{error.message}: ask for fewer outputs or pages"))
+    except ConflictError:
+        if repository.get_job(started.tenant_id, started.id) is not None:
+            raise
+        removed = storage.delete_outputs(started.tenant_id, started.id)
+        logger.info("job deleted while it ran", extra={"objects_deleted": removed})
+        return None
+
+
+def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
     settings = get_settings()
     tier = settings.limits(job.tier)
     limits = engine.Limits(
@@ -74,56 +122,55 @@ def _render(job: JobRecord, deadline: Deadline, final_attempt: bool) -> JobRecor
             raise SourceNotFoundError(f"upload {upload_id} does not exist or has expired")
         return storage.read_upload(upload)
 
-    try:
-        if job.source.url is not None:
-            data = net.fetch(
-                job.source.url, max_bytes=tier.upload_max_bytes, allow_loopback=settings.allow_loopback_urls
-            ).data
-        else:
-            data = load_upload(job.source.upload_id or "")
-        source, rendered = engine.render(
-            data,
-            job.request.outputs,
-            limits,
-            deadline,
-            load_upload=load_upload,
-            pages=job.request.source.pages,
-            dpi=job.request.source.dpi,
-        )
-        outputs = []
-        for output in rendered:
-            key = storage.output_key(job.tenant_id, job.id, output.name, output.extension)
-            storage.put_output(key, output.data, output.content_type)
-            outputs.append(
-                StoredOutput(
-                    name=output.name,
-                    format=output.format,
-                    width=output.width,
-                    height=output.height,
-                    bytes=len(output.data),
-                    key=key,
-                    content_type=output.content_type,
-                )
+    if job.source.url is not None:
+        data = net.fetch(
+            job.source.url, max_bytes=tier.upload_max_bytes, allow_loopback=settings.allow_loopback_urls
+        ).data
+    else:
+        data = load_upload(job.source.upload_id or "")
+    source, rendered = engine.render(
+        data,
+        job.request.outputs,
+        limits,
+        deadline,
+        load_upload=load_upload,
+        pages=job.request.source.pages,
+        dpi=job.request.source.dpi,
+    )
+    outputs = []
+    for output in rendered:
+        deadline.check("store")
+        key = storage.output_key(job.tenant_id, job.id, output.name, output.extension)
+        storage.put_output(key, output.data, output.content_type)
+        outputs.append(
+            StoredOutput(
+                name=output.name,
+                format=output.format,
+                width=output.width,
+                height=output.height,
+                bytes=len(output.data),
+                key=key,
+                content_type=output.content_type,
             )
-        logger.info("job succeeded", extra={"job_id": job.id, "outputs": len(outputs)})
-        read = SourceDocument(
-            upload_id=job.source.upload_id,
-            url=job.source.url,
-            format=source.format,
-            width=source.width,
-            height=source.height,
-            bytes=len(data),
         )
-        return job.succeeded(read, outputs)
-    except JobError as error:
-        logger.info("job failed", extra={"job_id": job.id, "code": error.code, "reason": error.message})
-        return job.failed(error.code, error.message)
-    except Exception:
-        if not final_attempt:
-            raise
-        # The message's last delivery: record the failure rather than lose the job to the DLQ.
-        logger.exception("job failed on its last attempt", extra={"job_id": job.id})
-        return job.failed("internal", "the job failed unexpectedly; it can be retried")
+    logger.info("job succeeded", extra={"outputs": len(outputs)})
+    read = SourceDocument(
+        upload_id=job.source.upload_id,
+        url=job.source.url,
+        format=source.format,
+        width=source.width,
+        height=source.height,
+        bytes=len(data),
+    )
+    return job.succeeded(read, outputs)
+
+
+def _announce(job: JobRecord) -> None:
+    """Publishes the ended job's event (once), and counts it into its batch."""
+    if not job.notified:
+        bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
+        job = repository.save_job(job.announced())
+    _count_into_batch(job)
 
 
 def _count_into_batch(job: JobRecord) -> None:
@@ -137,3 +184,39 @@ def _count_into_batch(job: JobRecord) -> None:
     if batch.completed_at is not None and not batch.notified:
         bus.publish(BATCH_COMPLETED, views.batch_event(batch))
         repository.set_batch_fields(batch.tenant_id, batch.id, notified=True)
+
+
+def dead_letter(body: str) -> None:
+    """A jobs-queue message whose every delivery failed to finish: its jobs fail, none is left behind."""
+    message = queue.parse(body)
+    if isinstance(message, queue.JobMessage):
+        _fail_unfinished(message.tenant_id, message.job_id)
+    elif isinstance(message, queue.S3Notification):
+        for record in message.Records:
+            parsed = storage.parse_upload_key(storage.unquote_key(record.s3.object.key))
+            upload = repository.get_upload(*parsed) if parsed else None
+            for job_id in upload.waiting_job_ids if upload else ():
+                _fail_unfinished(upload.tenant_id, job_id)  # type: ignore[union-attr]
+
+
+def _fail_unfinished(tenant_id: str, job_id: str) -> None:
+    def fail(job: JobRecord) -> JobRecord:
+        if job.finished:
+            return job
+        if job.status == "processing":  # an attempt started and never ended: Lambda stopped it
+            return job.failed(
+                "timeout",
+                f"the function was stopped on each of its {job.attempts} attempts, out of time or memory; "
+                "retry it, or ask for fewer or smaller outputs",
+            )
+        return job.failed("internal", "the job could not be started; it can be retried")
+
+    logger.append_keys(job_id=job_id, tenant_id=tenant_id)
+    job = repository.update_job(tenant_id, job_id, fail)
+    if job is None:
+        storage.delete_outputs(tenant_id, job_id)
+        return
+    if job.error is not None:
+        logger.warning("job failed from the dead-letter queue", extra={"code": job.error.code})
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    _announce(job)

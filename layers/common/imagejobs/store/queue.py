@@ -3,6 +3,7 @@ ways) and S3's notifications of landed uploads (S3's own format, skipped when it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -51,3 +52,18 @@ def send_job(tenant_id: str, job_id: str) -> None:
 
 def parse(body: str) -> Message:
     return MESSAGE.validate_json(body)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a jobs-queue message: which one it is, and how to have it come back sooner."""
+
+    attempt: int  # SQS's receive count
+    final: bool  # the last before SQS parks the message in the dead-letter queue
+    receipt_handle: str
+
+    def retry_in(self, seconds: int) -> None:
+        """Makes the message visible again after `seconds` (not the queue's whole visibility timeout)."""
+        client("sqs").change_message_visibility(
+            QueueUrl=get_settings().jobs_queue_url, ReceiptHandle=self.receipt_handle, VisibilityTimeout=seconds
+        )

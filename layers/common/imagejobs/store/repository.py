@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from imagejobs.errors import ConflictError
+from imagejobs.errors import ConflictError, TooLargeError
 from imagejobs.settings import get_settings
 from imagejobs.store.aws import table
 from imagejobs.store.records import (
@@ -47,6 +47,12 @@ def _expired(item: dict[str, Any]) -> bool:
 
 def _condition_failed(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _too_large(error: ClientError) -> bool:
+    """DynamoDB refused an item over its 400 KB limit."""
+    found = error.response["Error"]
+    return found["Code"] == "ValidationException" and "size has exceeded" in found.get("Message", "")
 
 
 # ---- jobs --------------------------------------------------------------------------------------
@@ -87,6 +93,10 @@ def save_job(job: JobRecord) -> JobRecord:
     except ClientError as error:
         if _condition_failed(error):
             raise ConflictError(f"job {job.id} was changed concurrently") from error
+        if _too_large(error):
+            raise TooLargeError(
+                f"job {job.id} is too large to record ({len(_job_item(saved)['data'])} bytes)"
+            ) from error
         raise
     return saved
 
