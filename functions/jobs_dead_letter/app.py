@@ -6,13 +6,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs.observability import logger, metrics, tracer
-from imagejobs.services import processing
+from imagejobs.services import dead_letters
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:
-    processing.dead_letter(record.body)
+    dead_letters.handle(record.body)
 
 
 @logger.inject_lambda_context(clear_state=True)

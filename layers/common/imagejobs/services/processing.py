@@ -4,8 +4,9 @@ No job is left behind. A job's own failures (`JobError`: a broken image, a limit
 fail it at once with their code. Any other error is logged with the job's id on every delivery and
 retried soon (RETRY_DELAYS, not the queue's whole visibility timeout); the last delivery fails the
 job with `internal`. A delivery that never ends (Lambda stopped the function: out of time or
-memory) comes back too, and after the last one the dead-letter queue's consumer (`dead_letter`)
-fails the job. A job deleted while it runs has what it wrote removed when the attempt ends.
+memory) comes back too, and after the last one the dead-letter queue's consumer
+(`imagejobs.services.dead_letters`) fails the job. A job deleted while it runs has what it wrote
+removed when the attempt ends.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
 from imagejobs.observability import logger, metrics
-from imagejobs.services import views
+from imagejobs.services import endings
 from imagejobs.settings import get_settings
 from imagejobs.spec.documents import SourceDocument
-from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
-from imagejobs.store import bus, queue, repository, storage
+from imagejobs.store import queue, repository, storage
 from imagejobs.store.records import JobRecord, StoredOutput
 
 RETRY_DELAYS = (10, 60)  # seconds before the 2nd and 3rd delivery of a job that failed unexpectedly
@@ -72,7 +72,7 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, delivery: queue.Del
             return
         job = ended
         metrics.add_metric(name=f"Jobs{job.status.capitalize()}", unit=MetricUnit.Count, value=1)
-    _announce(job)
+    endings.announce(job)
 
 
 def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> JobRecord | None:
@@ -163,60 +163,3 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         bytes=len(data),
     )
     return job.succeeded(read, outputs)
-
-
-def _announce(job: JobRecord) -> None:
-    """Publishes the ended job's event (once), and counts it into its batch."""
-    if not job.notified:
-        bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
-        job = repository.save_job(job.announced())
-    _count_into_batch(job)
-
-
-def _count_into_batch(job: JobRecord) -> None:
-    """Counts an ended job into its batch; when it was the last, the batch completes (once) and its
-    Batch Completed event is published (again, should an earlier publication have failed)."""
-    if job.batch_id is None:
-        return
-    batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
-    if batch.ended == len(batch.job_ids) and batch.completed_at is None and repository.complete_batch(batch):
-        batch = batch.completed()
-    if batch.completed_at is not None and not batch.notified:
-        bus.publish(BATCH_COMPLETED, views.batch_event(batch))
-        repository.set_batch_fields(batch.tenant_id, batch.id, notified=True)
-
-
-def dead_letter(body: str) -> None:
-    """A jobs-queue message whose every delivery failed to finish: its jobs fail, none is left behind."""
-    message = queue.parse(body)
-    if isinstance(message, queue.JobMessage):
-        _fail_unfinished(message.tenant_id, message.job_id)
-    elif isinstance(message, queue.S3Notification):
-        for record in message.Records:
-            parsed = storage.parse_upload_key(storage.unquote_key(record.s3.object.key))
-            upload = repository.get_upload(*parsed) if parsed else None
-            for job_id in upload.waiting_job_ids if upload else ():
-                _fail_unfinished(upload.tenant_id, job_id)  # type: ignore[union-attr]
-
-
-def _fail_unfinished(tenant_id: str, job_id: str) -> None:
-    def fail(job: JobRecord) -> JobRecord:
-        if job.finished:
-            return job
-        if job.status == "processing":  # an attempt started and never ended: Lambda stopped it
-            return job.failed(
-                "timeout",
-                f"the function was stopped on each of its {job.attempts} attempts, out of time or memory; "
-                "retry it, or ask for fewer or smaller outputs",
-            )
-        return job.failed("internal", "the job could not be started; it can be retried")
-
-    logger.append_keys(job_id=job_id, tenant_id=tenant_id)
-    job = repository.update_job(tenant_id, job_id, fail)
-    if job is None:
-        storage.delete_outputs(tenant_id, job_id)
-        return
-    if job.error is not None:
-        logger.warning("job failed from the dead-letter queue", extra={"code": job.error.code})
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    _announce(job)

@@ -1,0 +1,30 @@
+"""A job's end, made known once: its event on the bus, and its count in its batch (whose own event
+follows when it was the last). Shared by the processor and the dead-letter queue's consumer."""
+
+from __future__ import annotations
+
+from imagejobs.services import views
+from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
+from imagejobs.store import bus, repository
+from imagejobs.store.records import JobRecord
+
+
+def announce(job: JobRecord) -> None:
+    """Publishes the ended job's event (once), and counts it into its batch."""
+    if not job.notified:
+        bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
+        job = repository.save_job(job.announced())
+    _count_into_batch(job)
+
+
+def _count_into_batch(job: JobRecord) -> None:
+    """Counts an ended job into its batch; when it was the last, the batch completes (once) and its
+    Batch Completed event is published (again, should an earlier publication have failed)."""
+    if job.batch_id is None:
+        return
+    batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
+    if batch.ended == len(batch.job_ids) and batch.completed_at is None and repository.complete_batch(batch):
+        batch = batch.completed()
+    if batch.completed_at is not None and not batch.notified:
+        bus.publish(BATCH_COMPLETED, views.batch_event(batch))
+        repository.set_batch_fields(batch.tenant_id, batch.id, notified=True)
