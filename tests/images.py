@@ -332,3 +332,43 @@ def colour_count(data: bytes) -> int:
     """The number of distinct colours of an encoded image's first frame."""
     with Image.open(io.BytesIO(data)) as opened:
         return len(opened.convert("RGBA").getcolors(maxcolors=1 << 24) or [])
+
+
+# sRGB (D65) to CIE XYZ; its inverse is a DNG's ColorMatrix1 for a "camera" whose sensor sees linear sRGB
+_SRGB_TO_XYZ = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
+_D65 = 21  # the DNG CalibrationIlluminant of daylight
+
+
+def dng(picture: Image.Image, *, orientation: int = 1, neutral: RGB = (255, 255, 255)) -> bytes:
+    """A real camera DNG of a picture: its linear light mosaiced to an RGGB Bayer pattern, 16 bits a sample.
+
+    The colour matrix says the sensor sees linear sRGB, so a RAW developer gives the picture back.
+    `neutral` is the as-shot white (the camera's white balance): the pixels are stored as a camera
+    lit by that colour would record them, so developing with the camera's white balance undoes it.
+    """
+    import numpy as np  # noqa: PLC0415 - only the RAW tests need numpy and pidng
+    from pidng.core import RAW2DNG, DNGTags, Tag  # noqa: PLC0415
+
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.float64) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * np.array(neutral) / 255
+    height, width = linear.shape[:2]
+    mosaic = np.empty((height, width), dtype=np.float64)
+    mosaic[0::2, 0::2] = linear[0::2, 0::2, 0]  # R G
+    mosaic[0::2, 1::2] = linear[0::2, 1::2, 1]  # G B
+    mosaic[1::2, 0::2] = linear[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = linear[1::2, 1::2, 2]
+    matrix = np.linalg.inv(np.array(_SRGB_TO_XYZ))
+    tags = DNGTags()
+    for tag, value in (
+        (Tag.ImageWidth, width), (Tag.ImageLength, height), (Tag.TileWidth, width), (Tag.TileLength, height),
+        (Tag.Orientation, orientation), (Tag.PhotometricInterpretation, 32803), (Tag.SamplesPerPixel, 1),
+        (Tag.BitsPerSample, 16), (Tag.CFARepeatPatternDim, [2, 2]), (Tag.CFAPattern, [0, 1, 1, 2]),
+        (Tag.BlackLevel, 0), (Tag.WhiteLevel, 65535), (Tag.CalibrationIlluminant1, _D65),
+        (Tag.ColorMatrix1, [[round(v * 10000), 10000] for v in matrix.flatten()]),
+        (Tag.AsShotNeutral, [[c, 255] for c in neutral]), (Tag.BaselineExposure, [[0, 1]]),
+        (Tag.Make, "imagejobs"), (Tag.Model, "Bayer test camera"), (Tag.UniqueCameraModel, "imagejobs Bayer test"),
+    ):  # fmt: skip
+        tags.set(tag, value)
+    writer = RAW2DNG()
+    writer.options(tags, path="", compress=False)
+    return bytes(writer.convert(np.round(mosaic * 65535).astype(np.uint16)))

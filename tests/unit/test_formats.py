@@ -39,14 +39,19 @@ def test_the_catalogue_lists_every_format_of_the_spec_with_what_it_can_do() -> N
 
     readable = {name for name, entry in entries.items() if entry["read"]}
     writable = {name for name, entry in entries.items() if entry["write"]}
-    assert readable == {"jpeg", "png", "webp", "avif", "heic", "tiff", "gif", "bmp", "ico", "svg", "pdf"}
-    assert writable == {"jpeg", "png", "webp", "avif", "heic", "tiff", "gif", "bmp", "ico", "pdf", "auto"}
+    raws = {"dng", "cr2", "cr3", "nef", "arw", "raf", "orf", "rw2", "pef", "srw", "raw"}
+    assert readable == {"jpeg", "png", "webp", "avif", "heic", "jxl", "tiff", "gif", "bmp", "ico", "svg", "pdf"} | raws
+    assert writable == {"jpeg", "png", "webp", "avif", "heic", "jxl", "tiff", "gif", "bmp", "ico", "pdf", "auto"}
     assert writable == set(OutputFormat.__args__)
     assert entries["gif"]["animation"] and entries["webp"]["animation"] and not entries["jpeg"]["animation"]
     assert entries["pdf"]["multipage"] and entries["tiff"]["multipage"]
     assert entries["svg"]["content_type"] == "image/svg+xml" and entries["jpeg"]["extensions"][0] == "jpg"
     assert "sizes" in entries["ico"]["options"] and "colors" in entries["gif"]["options"]
-    assert {"application/pdf", "image/svg+xml", "image/bmp", "image/x-icon"} <= INPUT_CONTENT_TYPES
+    assert {"application/pdf", "image/svg+xml", "image/bmp", "image/x-icon", "image/jxl"} <= INPUT_CONTENT_TYPES
+    raw_types = {"image/x-adobe-dng", "image/x-canon-cr2", "image/x-canon-cr3", "image/x-nikon-nef", "image/x-sony-arw"}
+    assert raw_types <= INPUT_CONTENT_TYPES
+    assert all(not entries[name]["write"] and "LibRaw" in entries[name]["notes"] for name in raws)
+    assert "accept" in entries["auto"]["options"] and "lossless" in entries["jxl"]["options"]
 
 
 def test_every_output_option_named_in_the_catalogue_is_a_field_of_output() -> None:
