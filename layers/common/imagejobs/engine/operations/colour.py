@@ -15,7 +15,9 @@ _SEPIA = [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]]
 _EMBOSS = pyvips.Image.new_from_array([[-1, -1, 0], [-1, 0, 1], [0, 1, 1]], offset=128)  # relief lit from top-left
 _SMOOTH = pyvips.Image.new_from_array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], scale=16)  # a binomial 3x3 mean
 _MEAN_REMOVAL = pyvips.Image.new_from_array([[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]])  # itself minus its neighbours
-_EDGE_GAIN = 4  # blur_selective: a grey-level step of 64 (sobel) and more keeps the pixel as it is
+# blur_selective: edges are found on a denoised copy (sigma 1.5); below _EDGE_FLOOR (on sobel's 0-255) a pixel
+# is blurred, from _EDGE_FLOOR + 255 / _EDGE_GAIN up it is kept, and between the two are blended.
+_EDGE_FLOOR, _EDGE_GAIN = 16, 4
 _LEVELS = (1, 99)  # auto_enhance maps these percentiles of lightness to black and white
 
 
@@ -48,7 +50,7 @@ def _vintage(rgb: pyvips.Image) -> pyvips.Image:
 
 def _blur_selective(rgb: pyvips.Image) -> pyvips.Image:
     """A blur where the image is flat, none on its edges, and a blend between (by the edges' strength)."""
-    edges = (_grey(rgb).sobel().gaussblur(1) * _EDGE_GAIN).cast("uchar")  # 255 on an edge, 0 where flat
+    edges = ((_grey(rgb).gaussblur(1.5).sobel() - _EDGE_FLOOR) * _EDGE_GAIN).cast("uchar")  # 255 on an edge, 0 flat
     return edges.ifthenelse(rgb, rgb.gaussblur(2), blend=True)
 
 
