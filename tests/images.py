@@ -32,9 +32,11 @@ _EXIF_ORIENTATION = 0x0112
 
 
 def encoded(picture: Image.Image, fmt: str, **params: object) -> bytes:
-    """A Pillow image saved as `fmt` (a Pillow format name: JPEG, PNG, WEBP, GIF, TIFF, AVIF, HEIF)."""
+    """A Pillow image saved as `fmt` (a Pillow format name: JPEG, PNG, WEBP, GIF, TIFF, AVIF, HEIF, JXL)."""
     if fmt == "HEIF":
         pillow_heif.register_heif_opener()
+    if fmt == "JXL":
+        import pillow_jxl  # noqa: F401, PLC0415 - registers Pillow's JXL plugin
     buffer = io.BytesIO()
     picture.save(buffer, format=fmt, **params)
     return buffer.getvalue()
@@ -142,6 +144,13 @@ def pixel(data: bytes, x: int, y: int) -> tuple[int, ...]:
     """The pixel at (x, y) of an encoded image, decoded by Pillow (RGB, or RGBA if it has alpha)."""
     with Image.open(io.BytesIO(data)) as picture:
         return tuple(picture.convert("RGBA" if "A" in picture.getbands() else "RGB").getpixel((x, y)))
+
+
+def mean_colour(data: bytes) -> RGB:
+    """The average (r, g, b) of an encoded image."""
+    image = pyvips.Image.new_from_buffer(data, "")
+    red, green, blue = (round(image.extract_band(band).avg()) for band in range(3))
+    return red, green, blue
 
 
 def size(data: bytes) -> tuple[int, int]:
@@ -372,3 +381,46 @@ def dng(picture: Image.Image, *, orientation: int = 1, neutral: RGB = (255, 255,
     writer = RAW2DNG()
     writer.options(tags, path="", compress=False)
     return bytes(writer.convert(np.round(mosaic * 65535).astype(np.uint16)))
+
+
+def tiff_with_tags(tags: Mapping[int, int | bytes], prefix: bytes = b"II*\x00") -> bytes:
+    """A little-endian TIFF of one directory holding `tags` (SHORT numbers, ASCII text) and no pixels."""
+    entries, extra = [], b""
+    data_at = 8 + 2 + 12 * len(tags) + 4
+    for tag, value in sorted(tags.items()):
+        if isinstance(value, bytes):
+            text = value + b"\0"
+            entries.append(struct.pack("<HHII", tag, 2, len(text), data_at + len(extra)))
+            extra += text
+        else:
+            entries.append(struct.pack("<HHIHH", tag, 3, 1, value, 0))
+    return prefix + struct.pack("<I", 8) + struct.pack("<H", len(tags)) + b"".join(entries) + b"\0" * 4 + extra
+
+
+def rle8_bmp(width: int, height: int, color: RGB = RED) -> bytes:
+    """A BMP compressed with RLE8 (a run of one palette colour per row), which libvips cannot read."""
+    rows = b"".join(bytes([width, 1, 0, 0]) for _ in range(height)) + b"\x00\x01"  # run, end of line; end
+    palette = bytes([0, 0, 0, 0, color[2], color[1], color[0], 0]) + bytes(4 * 254)
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + palette + rows
+
+
+def cielab_tiff(width: int, height: int, color: RGB = RED) -> bytes:
+    """An sRGB colour stored as CIE L*a*b* in a TIFF, which libvips refuses to read."""
+    from PIL import ImageCms  # noqa: PLC0415
+
+    to_lab = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
+    return encoded(ImageCms.applyTransform(Image.new("RGB", (width, height), color), to_lab), "TIFF")
+
+
+def jxl_codestream_claiming(width: int, height: int) -> bytes:
+    """A JPEG XL codestream whose SizeHeader says widthxheight (30-bit sides), followed by nothing."""
+    bits = [0]  # not small
+    for side in (height, None, width):
+        if side is None:  # the ratio: 0, the width follows
+            bits += [0, 0, 0]
+            continue
+        bits += [1, 1] + [(side - 1) >> i & 1 for i in range(30)]  # selector 3: 30 bits, minus one
+    packed = bytes(sum(bit << i for i, bit in enumerate(bits[k : k + 8])) for k in range(0, len(bits), 8))
+    return b"\xff\x0a" + packed + bytes(16)

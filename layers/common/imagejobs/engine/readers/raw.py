@@ -30,7 +30,7 @@ class RawReader(Reader):
             raise TooManyPixelsError(f"the {fmt} file is too large for LibRaw") from error
         except rawpy.LibRawFileUnsupportedError as error:
             raise UnsupportedFormatError(
-                f"LibRaw does not read this {fmt} file (its camera is unknown to it)"
+                f"LibRaw does not read this {fmt} file (an unknown camera, or not a RAW)"
             ) from error
         except rawpy.LibRawError as error:
             raise CorruptImageError(f"the {fmt} header cannot be read") from error
