@@ -8,8 +8,9 @@ The order of work, in one place (`render`):
    (ICC honoured), into memory that every output shares (libvips images are immutable). When
    every output starts with a resize (`decode_size`), a JPEG or WebP is decoded shrunk: by the
    largest of 2, 4, 8 that keeps it at least as large as each output's resize scales to before
-   its crop or padding; that first resize is then planned on the source's own size
-   (`operations.resize_from`), so every output comes out the size it would from a full decode.
+   its crop or padding (a camera RAW at half size, when that is enough); that first resize is
+   then planned on the source's own size (`operations.resize_from`), so every output comes out
+   the size it would from a full decode.
 3. per output and page: its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then

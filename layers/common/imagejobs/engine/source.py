@@ -8,7 +8,8 @@ image of its frames stacked, with `page-height`, `delay` and `loop` set (libvips
 
 Shrink-on-load: given the smallest (upright) size the outputs need, a JPEG decodes at 1/2, 1/4
 or 1/8 of its size (libjpeg's scaled IDCT) and a WebP at such a scale (libwebp's own scaling),
-the largest shrink that still gives at least that size; other formats decode whole.
+the largest shrink that still gives at least that size, and a camera RAW at half size (LibRaw's
+2x2 binning of the sensor) when that is enough; other formats decode whole.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ FORMATS: dict[str, Format] = {
             options=_LOSSY,
             default_quality=75,
             notes="Read: the first frame. Written by `auto` only when the output `accept`s jxl. `lossless` from a "
-            "JPEG source with no operations and `keep_metadata`: the JPEG itself recompressed, some 20 % smaller, "
+            "JPEG source with no operations and `keep_metadata`: the JPEG itself recompressed, typically 20 % smaller, "
             "from which `djxl` rebuilds the original file byte for byte.",
         ),
         Format(
