@@ -62,7 +62,8 @@ deploy: build  ## sam deploy --guided (needs AWS credentials)
 clean:  ## remove the environments and build output
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt layers/codecs/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt layers/codecs/requirements.txt \
+		layers/raw/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "imagejobs needs Python 3.13 (the Lambda runtime's version). Install it" \
 	  "(e.g. 'pyenv install 3.13', or your system's python3.13 package) and run make again." >&2; exit 1; }
 	$(PYTHON313) -m venv $(VENV)

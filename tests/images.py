@@ -32,9 +32,11 @@ _EXIF_ORIENTATION = 0x0112
 
 
 def encoded(picture: Image.Image, fmt: str, **params: object) -> bytes:
-    """A Pillow image saved as `fmt` (a Pillow format name: JPEG, PNG, WEBP, GIF, TIFF, AVIF, HEIF)."""
+    """A Pillow image saved as `fmt` (a Pillow format name: JPEG, PNG, WEBP, GIF, TIFF, AVIF, HEIF, JXL)."""
     if fmt == "HEIF":
         pillow_heif.register_heif_opener()
+    if fmt == "JXL":
+        import pillow_jxl  # noqa: F401, PLC0415 - registers Pillow's JXL plugin
     buffer = io.BytesIO()
     picture.save(buffer, format=fmt, **params)
     return buffer.getvalue()
@@ -142,6 +144,13 @@ def pixel(data: bytes, x: int, y: int) -> tuple[int, ...]:
     """The pixel at (x, y) of an encoded image, decoded by Pillow (RGB, or RGBA if it has alpha)."""
     with Image.open(io.BytesIO(data)) as picture:
         return tuple(picture.convert("RGBA" if "A" in picture.getbands() else "RGB").getpixel((x, y)))
+
+
+def mean_colour(data: bytes) -> RGB:
+    """The average (r, g, b) of an encoded image."""
+    image = pyvips.Image.new_from_buffer(data, "")
+    red, green, blue = (round(image.extract_band(band).avg()) for band in range(3))
+    return red, green, blue
 
 
 def size(data: bytes) -> tuple[int, int]:
@@ -332,3 +341,86 @@ def colour_count(data: bytes) -> int:
     """The number of distinct colours of an encoded image's first frame."""
     with Image.open(io.BytesIO(data)) as opened:
         return len(opened.convert("RGBA").getcolors(maxcolors=1 << 24) or [])
+
+
+# sRGB (D65) to CIE XYZ; its inverse is a DNG's ColorMatrix1 for a "camera" whose sensor sees linear sRGB
+_SRGB_TO_XYZ = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
+_D65 = 21  # the DNG CalibrationIlluminant of daylight
+
+
+def dng(picture: Image.Image, *, orientation: int = 1, neutral: RGB = (255, 255, 255)) -> bytes:
+    """A real camera DNG of a picture: its linear light mosaiced to an RGGB Bayer pattern, 16 bits a sample.
+
+    The colour matrix says the sensor sees linear sRGB, so a RAW developer gives the picture back.
+    `neutral` is the as-shot white (the camera's white balance): the pixels are stored as a camera
+    lit by that colour would record them, so developing with the camera's white balance undoes it.
+    """
+    import numpy as np  # noqa: PLC0415 - only the RAW tests need numpy and pidng
+    from pidng.core import RAW2DNG, DNGTags, Tag  # noqa: PLC0415
+
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.float64) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * np.array(neutral) / 255
+    height, width = linear.shape[:2]
+    mosaic = np.empty((height, width), dtype=np.float64)
+    mosaic[0::2, 0::2] = linear[0::2, 0::2, 0]  # R G
+    mosaic[0::2, 1::2] = linear[0::2, 1::2, 1]  # G B
+    mosaic[1::2, 0::2] = linear[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = linear[1::2, 1::2, 2]
+    matrix = np.linalg.inv(np.array(_SRGB_TO_XYZ))
+    tags = DNGTags()
+    for tag, value in (
+        (Tag.ImageWidth, width), (Tag.ImageLength, height), (Tag.TileWidth, width), (Tag.TileLength, height),
+        (Tag.Orientation, orientation), (Tag.PhotometricInterpretation, 32803), (Tag.SamplesPerPixel, 1),
+        (Tag.BitsPerSample, 16), (Tag.CFARepeatPatternDim, [2, 2]), (Tag.CFAPattern, [0, 1, 1, 2]),
+        (Tag.BlackLevel, 0), (Tag.WhiteLevel, 65535), (Tag.CalibrationIlluminant1, _D65),
+        (Tag.ColorMatrix1, [[round(v * 10000), 10000] for v in matrix.flatten()]),
+        (Tag.AsShotNeutral, [[c, 255] for c in neutral]), (Tag.BaselineExposure, [[0, 1]]),
+        (Tag.Make, "imagejobs"), (Tag.Model, "Bayer test camera"), (Tag.UniqueCameraModel, "imagejobs Bayer test"),
+    ):  # fmt: skip
+        tags.set(tag, value)
+    writer = RAW2DNG()
+    writer.options(tags, path="", compress=False)
+    return bytes(writer.convert(np.round(mosaic * 65535).astype(np.uint16)))
+
+
+def tiff_with_tags(tags: Mapping[int, int | bytes], prefix: bytes = b"II*\x00") -> bytes:
+    """A little-endian TIFF of one directory holding `tags` (SHORT numbers, ASCII text) and no pixels."""
+    entries, extra = [], b""
+    data_at = 8 + 2 + 12 * len(tags) + 4
+    for tag, value in sorted(tags.items()):
+        if isinstance(value, bytes):
+            text = value + b"\0"
+            entries.append(struct.pack("<HHII", tag, 2, len(text), data_at + len(extra)))
+            extra += text
+        else:
+            entries.append(struct.pack("<HHIHH", tag, 3, 1, value, 0))
+    return prefix + struct.pack("<I", 8) + struct.pack("<H", len(tags)) + b"".join(entries) + b"\0" * 4 + extra
+
+
+def rle8_bmp(width: int, height: int, color: RGB = RED) -> bytes:
+    """A BMP compressed with RLE8 (a run of one palette colour per row), which libvips cannot read."""
+    rows = b"".join(bytes([width, 1, 0, 0]) for _ in range(height)) + b"\x00\x01"  # run, end of line; end
+    palette = bytes([0, 0, 0, 0, color[2], color[1], color[0], 0]) + bytes(4 * 254)
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + palette + rows
+
+
+def cielab_tiff(width: int, height: int, color: RGB = RED) -> bytes:
+    """An sRGB colour stored as CIE L*a*b* in a TIFF, which libvips refuses to read."""
+    from PIL import ImageCms  # noqa: PLC0415
+
+    to_lab = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
+    return encoded(ImageCms.applyTransform(Image.new("RGB", (width, height), color), to_lab), "TIFF")
+
+
+def jxl_codestream_claiming(width: int, height: int) -> bytes:
+    """A JPEG XL codestream whose SizeHeader says widthxheight (30-bit sides), followed by nothing."""
+    bits = [0]  # not small
+    for side in (height, None, width):
+        if side is None:  # the ratio: 0, the width follows
+            bits += [0, 0, 0]
+            continue
+        bits += [1, 1] + [(side - 1) >> i & 1 for i in range(30)]  # selector 3: 30 bits, minus one
+    packed = bytes(sum(bit << i for i, bit in enumerate(bits[k : k + 8])) for k in range(0, len(bits), 8))
+    return b"\xff\x0a" + packed + bytes(16)

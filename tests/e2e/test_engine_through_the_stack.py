@@ -20,6 +20,7 @@ MAGIC = {
     "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
     "avif": lambda b: b[4:12] == b"ftypavif",
     "heic": lambda b: b[4:8] == b"ftyp" and b[8:12] in (b"heic", b"mif1", b"heix"),
+    "jxl": lambda b: b[:2] == b"\xff\x0a",
     "tiff": lambda b: b[:4] in (b"II*\x00", b"MM\x00*"),
     "gif": lambda b: b[:6] in (b"GIF87a", b"GIF89a"),
     "bmp": lambda b: b[:2] == b"BM",
@@ -48,11 +49,13 @@ def size_of(fmt: str, body: bytes) -> tuple[int, int]:
         return round(page.rect.width), round(page.rect.height)
     if fmt == "heic":
         return pillow_heif.open_heif(body).size
+    if fmt == "jxl":
+        import pillow_jxl  # noqa: F401, PLC0415 - registers Pillow's JXL plugin
     return Image.open(io.BytesIO(body)).size
 
 
 @pytest.mark.parametrize(
-    "group", [("jpeg", "png", "webp", "avif", "heic"), ("tiff", "gif", "bmp", "pdf", "ico", "auto")]
+    "group", [("jpeg", "png", "webp", "avif", "heic", "jxl"), ("tiff", "gif", "bmp", "pdf", "ico", "auto")]
 )
 def test_every_output_format_comes_out_of_the_stack(local_stack: LocalStack, group: tuple[str, ...]) -> None:
     resize = [{"type": "resize", "width": 64, "height": 48}]

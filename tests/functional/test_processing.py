@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 import requests
@@ -77,6 +78,31 @@ def test_a_job_renders_every_output_and_links_to_it(
         r, g, b = picture.convert("RGB").getpixel((width // 2, height // 2))
         assert g > 200 and r < 60 and b < 60, (name, r, g, b)
     assert queue_depth(stack, "JobsQueue") == 0
+
+
+def test_a_camera_dng_uploaded_as_such_becomes_a_correct_jpeg(api: Client, stack: Stack) -> None:
+    # GIVEN a real DNG (samples/photo.jpg's light, mosaiced to a Bayer pattern) uploaded with its RAW type
+    photo = (Path(__file__).resolve().parents[2] / "samples" / "photo.jpg").read_bytes()
+    dng = images.dng(Image.open(io.BytesIO(photo)))
+    uploaded = upload(api, dng, "image/x-adobe-dng", filename="IMG_0001.DNG")
+
+    # WHEN a job asks for a full-size JPEG and a small one
+    outputs = [
+        {"name": "full", "format": "jpeg", "quality": 92},
+        {"name": "small", "format": "jpeg", "operations": [{"type": "resize", "width": 400}]},
+    ]
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": outputs})
+    assert created.status_code == 202, created.text
+    drain(stack)
+    job = api.get(f"/jobs/{created.json()['id']}").json()
+
+    # THEN both are JPEGs of the photograph, with the source known as a DNG
+    assert job["status"] == "succeeded", job
+    assert job["source"] == {**job["source"], "format": "dng", "width": 1600, "height": 1067, "bytes": len(dng)}
+    full, small = (requests.get(output["url"], timeout=10).content for output in job["outputs"])
+    assert Image.open(io.BytesIO(full)).format == "JPEG" and images.size(full) == (1600, 1067)
+    assert images.ssim(full, photo) > 0.98
+    assert images.size(small) == (400, 267) and (job["outputs"][1]["width"], job["outputs"][1]["height"]) == (400, 267)
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pillow_heif
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageChops, ImageCms
 from pydantic import ValidationError
 
 from imagejobs import engine
@@ -16,7 +17,7 @@ from imagejobs.engine import Limits, Rendered
 from imagejobs.errors import DeadlineExceededError, TargetSizeUnreachableError
 from imagejobs.spec.outputs import DEFAULT_MIN_SSIM, Output
 from tests import images
-from tests.images import BLUE, RED, WHITE, near, size
+from tests.images import BLUE, RED, WHITE, applied, near, size
 
 LIMITS = Limits(max_source_pixels=100_000_000, max_output_dimension=16384)
 
@@ -26,6 +27,7 @@ MAGIC = {
     "webp": (8, b"WEBP"),
     "avif": (4, b"ftypavif"),
     "heic": (4, b"ftypheic"),
+    "jxl": (0, b"\xff\x0a"),
     "tiff": (0, b"II*\x00"),
     "gif": (0, b"GIF89a"),
     "bmp": (0, b"BM"),
@@ -34,7 +36,7 @@ MAGIC = {
 }
 CONTENT_TYPES = {"pdf": "application/pdf", "ico": "image/x-icon"}
 EXTENSIONS = {"jpeg": "jpg"}
-KEEPS_ALPHA = {"png", "webp", "avif", "heic", "tiff", "gif", "ico"}
+KEEPS_ALPHA = {"png", "webp", "avif", "heic", "jxl", "tiff", "gif", "ico"}
 
 
 def output(fmt: str, *operations: dict[str, Any], **options: Any) -> Output:
@@ -59,6 +61,8 @@ def decoded(data: bytes) -> Image.Image:
         pixmap = pymupdf.open(stream=data, filetype="pdf").load_page(0).get_pixmap(alpha=False)
         return Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
     pillow_heif.register_heif_opener()
+    import pillow_jxl  # noqa: F401, PLC0415 - registers Pillow's JXL plugin (libjxl, not the engine's reader)
+
     with Image.open(io.BytesIO(data)) as opened:
         return opened.convert("RGBA" if "A" in opened.getbands() or "transparency" in opened.info else "RGB")
 
@@ -247,6 +251,8 @@ def test_keep_metadata_keeps_exif_and_tags_srgb(fmt: str) -> None:
 
 def _info(data: bytes, key: str) -> bytes:
     pillow_heif.register_heif_opener()
+    import pillow_jxl  # noqa: F401, PLC0415 - registers Pillow's JXL plugin (libjxl, not the engine's reader)
+
     with Image.open(io.BytesIO(data)) as opened:
         return opened.info[key]  # type: ignore[no-any-return]
 
@@ -326,3 +332,104 @@ def _as_png(data: bytes) -> bytes:
     buffer = io.BytesIO()
     decoded(data).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# ---- JPEG XL ----------------------------------------------------------------------------------------
+
+PHOTO_JPEG = Path(__file__).resolve().parents[2] / "samples" / "photo.jpg"
+
+
+def jxl_decode(data: bytes) -> tuple[bool, bytes]:
+    """(whether the JXL holds a recompressed JPEG, the JPEG's bytes or the pixels), by libjxl itself."""
+    from pillow_jxl import Decoder  # noqa: PLC0415
+
+    jpeg, _, content, _, _ = Decoder()(data)
+    return jpeg, content
+
+
+def test_a_jxl_output_decodes_back_to_its_dimensions_and_picture() -> None:
+    photo = images.photo(300, 200)
+
+    result = render_one(photo, "jxl", {"type": "resize", "width": 150})
+
+    assert result.data[:2] == b"\xff\x0a" and (result.width, result.height) == (150, 100)
+    assert decoded(result.data).size == (150, 100)
+    assert (
+        images.ssim(images.encoded(decoded(result.data), "PNG"), applied(photo, {"type": "resize", "width": 150}))
+        > 0.95
+    )
+
+
+def test_lossless_jxl_is_pixel_exact() -> None:
+    photo = images.photo(64, 48)
+
+    result = render_one(photo, "jxl", lossless=True)
+
+    assert ImageChops.difference(decoded(result.data), images.picture(photo)).getbbox() is None
+
+
+def test_lossless_jxl_of_an_unchanged_jpeg_keeping_its_metadata_is_the_jpeg_recompressed_byte_exact() -> None:
+    jpeg = PHOTO_JPEG.read_bytes()
+
+    result = render_one(jpeg, "jxl", lossless=True, keep_metadata=True)
+
+    assert jxl_decode(result.data) == (True, jpeg)  # djxl rebuilds the very file
+    assert len(result.data) < len(jpeg) * 0.9
+    assert (result.width, result.height) == (1600, 1067)
+    assert images.ssim(render_one(result.data, "png").data, jpeg) > 0.999  # and reads back as a source
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"lossless": True}, {"lossless": True, "keep_metadata": True, "operations": [{"type": "flip"}]}],
+    ids=["metadata-stripped", "with-an-operation"],
+)
+def test_lossless_jxl_otherwise_stores_the_pixels(options: dict[str, Any]) -> None:
+    jpeg = images.jpeg(40, 30, BLUE)
+    operations = options.pop("operations", [])
+
+    result = render_one(jpeg, "jxl", *operations, **options)
+
+    holds_jpeg, _ = jxl_decode(result.data)
+    assert not holds_jpeg
+    assert (
+        ImageChops.difference(
+            decoded(result.data), images.picture(jpeg).transpose(0) if operations else images.picture(jpeg)
+        ).getbbox()
+        is None
+    )
+
+
+def test_a_jpeg_libjxl_cannot_recompress_is_stored_as_lossless_pixels() -> None:
+    result = render_one(images.cmyk_jpeg(32, 32, RED), "jxl", lossless=True, keep_metadata=True)
+
+    assert jxl_decode(result.data)[0] is False
+    assert near(decoded(result.data).getpixel((16, 16))[:3], RED, tolerance=40)
+
+
+def test_auto_tries_jxl_only_when_the_output_accepts_it() -> None:
+    photo = images.photo(200, 150)
+    sizes = {fmt: len(render_one(photo, fmt, quality=60).data) for fmt in ("webp", "jxl")}
+
+    plain = render_one(photo, "auto", quality=60)
+    accepting = render_one(photo, "auto", quality=60, accept=["jxl", "webp"])
+    only_jxl = render_one(photo, "auto", quality=60, accept=["jxl"])
+
+    assert plain.format in ("avif", "webp", "jpeg")
+    assert accepting.format == min(sizes, key=lambda fmt: sizes[fmt]) and len(accepting.data) == min(sizes.values())
+    assert only_jxl.format == "jxl" and decoded(only_jxl.data).size == (200, 150)
+
+
+def test_auto_accepting_only_jpeg_flattens_transparency() -> None:
+    result = render_one(images.png_rgba(32, 32, BLUE, alpha=0), "auto", accept=["jpeg"])
+
+    assert result.format == "jpeg" and near(decoded(result.data).getpixel((16, 16)), WHITE, tolerance=4)
+
+
+def test_jxl_auto_quality_keeps_the_similarity() -> None:
+    photo = images.photo(160, 120)
+
+    result = render_one(photo, "jxl", quality="auto")
+
+    assert images.ssim(images.encoded(decoded(result.data), "PNG"), photo) >= DEFAULT_MIN_SSIM - 0.01
+    assert len(result.data) < len(render_one(photo, "jxl", quality=95).data)

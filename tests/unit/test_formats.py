@@ -4,6 +4,7 @@ the catalogue, and broken or hostile files failing fast with their codes."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,14 +40,19 @@ def test_the_catalogue_lists_every_format_of_the_spec_with_what_it_can_do() -> N
 
     readable = {name for name, entry in entries.items() if entry["read"]}
     writable = {name for name, entry in entries.items() if entry["write"]}
-    assert readable == {"jpeg", "png", "webp", "avif", "heic", "tiff", "gif", "bmp", "ico", "svg", "pdf"}
-    assert writable == {"jpeg", "png", "webp", "avif", "heic", "tiff", "gif", "bmp", "ico", "pdf", "auto"}
+    raws = {"dng", "cr2", "cr3", "nef", "arw", "raf", "orf", "rw2", "pef", "srw", "raw"}
+    assert readable == {"jpeg", "png", "webp", "avif", "heic", "jxl", "tiff", "gif", "bmp", "ico", "svg", "pdf"} | raws
+    assert writable == {"jpeg", "png", "webp", "avif", "heic", "jxl", "tiff", "gif", "bmp", "ico", "pdf", "auto"}
     assert writable == set(OutputFormat.__args__)
     assert entries["gif"]["animation"] and entries["webp"]["animation"] and not entries["jpeg"]["animation"]
     assert entries["pdf"]["multipage"] and entries["tiff"]["multipage"]
     assert entries["svg"]["content_type"] == "image/svg+xml" and entries["jpeg"]["extensions"][0] == "jpg"
     assert "sizes" in entries["ico"]["options"] and "colors" in entries["gif"]["options"]
-    assert {"application/pdf", "image/svg+xml", "image/bmp", "image/x-icon"} <= INPUT_CONTENT_TYPES
+    assert {"application/pdf", "image/svg+xml", "image/bmp", "image/x-icon", "image/jxl"} <= INPUT_CONTENT_TYPES
+    raw_types = {"image/x-adobe-dng", "image/x-canon-cr2", "image/x-canon-cr3", "image/x-nikon-nef", "image/x-sony-arw"}
+    assert raw_types <= INPUT_CONTENT_TYPES
+    assert all(not entries[name]["write"] and "LibRaw" in entries[name]["notes"] for name in raws)
+    assert "accept" in entries["auto"]["options"] and "lossless" in entries["jxl"]["options"]
 
 
 def test_every_output_option_named_in_the_catalogue_is_a_field_of_output() -> None:
@@ -70,7 +76,11 @@ def test_every_output_option_named_in_the_catalogue_is_a_field_of_output() -> No
         (lambda: images.encoded(images.quadrants_picture(30, 20).resize((30, 20)), "ICO", sizes=[(30, 20)]), "ico"),
         (lambda: images.svg('<rect width="30" height="20" fill="#ff0000"/>', 30, 20), "svg"),
         (lambda: images.pdf((30, 20, RED)), "pdf"),
+        (lambda: images.encoded(images.Image.new("RGB", (30, 20), RED), "JXL", lossless=True), "jxl"),
+        (lambda: images.cielab_tiff(30, 20), "tiff"),
+        (lambda: images.rle8_bmp(30, 20), "bmp"),
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_every_input_format_is_sniffed_and_decoded_to_its_size_and_colour(make: Any, fmt: str) -> None:
     data = make()
@@ -357,3 +367,133 @@ def test_decompression_bombs_are_refused_from_the_header_at_once(data: bytes, me
         render(data)
 
     assert time.monotonic() - started < 0.5
+
+
+# ---- camera RAW -----------------------------------------------------------------------------------
+
+PHOTO = Path(__file__).resolve().parents[2] / "samples" / "photo.jpg"
+
+
+@pytest.fixture(scope="module")
+def photo_dng() -> bytes:
+    """samples/photo.jpg as a camera would have recorded it: linear light, mosaiced, 16 bits, in a DNG."""
+    return images.dng(images.Image.open(PHOTO))
+
+
+def test_a_dng_develops_into_the_photograph_it_was_made_from(photo_dng: bytes) -> None:
+    source, [result] = render(photo_dng, output("jpeg", quality=95))
+
+    assert source == SourceInfo(format="dng", width=1600, height=1067)
+    assert result.data[:3] == b"\xff\xd8\xff" and size(result.data) == (1600, 1067)
+    assert images.ssim(result.data, PHOTO.read_bytes()) > 0.98
+    assert near(images.mean_colour(result.data), images.mean_colour(PHOTO.read_bytes()), tolerance=3)
+
+
+def test_a_raw_is_developed_with_the_cameras_white_balance() -> None:
+    # a grey card shot under warm light: the sensor records it orange, the camera's white balance says so
+    grey = images.Image.new("RGB", (64, 64), (160, 160, 160))
+
+    _, [result] = render(images.dng(grey, neutral=(255, 190, 120)))
+
+    red, green, blue = pixel(result.data, 32, 32)[:3]
+    assert max(red, green, blue) - min(red, green, blue) <= 4, (red, green, blue)
+
+
+def test_a_raw_is_turned_upright() -> None:
+    stored = images.picture(images.quadrants(60, 40))
+
+    source, [result] = render(images.dng(stored, orientation=6))  # shown turned 90° clockwise
+
+    assert (source.width, source.height) == size(result.data) == (40, 60)
+    assert near(pixel(result.data, 35, 5)[:3], RED, tolerance=30)  # the top-left corner went top-right
+
+
+def test_a_raw_whose_outputs_are_all_at_most_half_its_size_is_decoded_at_half_size(photo_dng: bytes) -> None:
+    header = engine.source.read_header(photo_dng, LIMITS.max_source_pixels, LIMITS.max_frames)
+
+    [half] = engine.source.decode(header, (800, 533))
+    [whole] = engine.source.decode(header, (801, 533))
+
+    assert (half.image.width, half.image.height, half.width, half.height) == (800, 534, 1600, 1067) and half.shrunk
+    assert (whole.image.width, whole.image.height) == (1600, 1067) and not whole.shrunk
+
+
+def test_a_half_size_raw_decode_gives_the_outputs_a_whole_one_would(photo_dng: bytes) -> None:
+    thumb = output("png", {"type": "resize", "width": 400, "height": 400, "fit": "cover"})
+    _, [from_half] = render(photo_dng, thumb)
+    _, [from_whole, _] = render(photo_dng, thumb, output("png", name="whole"))  # one needs all: no shrink
+
+    assert size(from_half.data) == size(from_whole.data) == (400, 400)
+    assert images.ssim(from_half.data, from_whole.data) > 0.95
+
+
+def test_a_raw_over_the_pixel_limit_is_refused_from_its_header(photo_dng: bytes) -> None:
+    with pytest.raises(TooManyPixelsError, match="1600x1067"):
+        render(photo_dng, limits=Limits(max_source_pixels=1_000_000, max_output_dimension=16384))
+
+
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (images.tiff_with_tags({256: 10, 257: 10, 262: 32803, 271: b"NIKON CORPORATION"}), "nef"),
+        (images.tiff_with_tags({256: 10, 257: 10, 262: 32803, 271: b"SONY"}), "arw"),
+        (images.tiff_with_tags({256: 10, 257: 10, 262: 32803, 271: b"PENTAX"}), "pef"),
+        (images.tiff_with_tags({256: 10, 257: 10, 262: 32803, 271: b"Hasselblad"}), "raw"),
+        (images.tiff_with_tags({256: 10, 257: 10, 262: 2, 271: b"NIKON CORPORATION"}), "tiff"),  # a picture
+        (images.tiff_with_tags({256: 10, 257: 10, 50706: 1}), "dng"),
+        (b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(64), "cr2"),
+        (b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01crx isom" + bytes(64), "cr3"),
+        (b"IIRO\x08\x00\x00\x00" + bytes(64), "orf"),
+        (b"IIU\x00\x08\x00\x00\x00" + bytes(64), "rw2"),
+        (b"FUJIFILMCCD-RAW 0201FF383501" + bytes(64), "raf"),
+        (images.jxl_codestream_claiming(10, 10), "jxl"),
+        (b"\x00\x00\x00\x0cJXL \r\n\x87\n" + bytes(64), "jxl"),
+    ],
+)
+def test_camera_raws_and_jxl_are_sniffed_from_their_bytes(head: bytes, fmt: str) -> None:
+    assert sniff(head) == fmt
+
+
+def test_a_raw_libraw_cannot_read_is_refused_with_its_code() -> None:
+    fake_nef = images.tiff_with_tags({256: 10, 257: 10, 262: 32803, 271: b"NIKON CORPORATION"})
+
+    with pytest.raises(UnsupportedFormatError, match="LibRaw"):
+        render(fake_nef)
+
+
+def test_the_raw_content_types_are_accepted_for_uploads() -> None:
+    for content_type in ("image/x-adobe-dng", "image/x-canon-cr2", "image/x-canon-cr3", "image/x-nikon-nef"):
+        upload = Source.model_validate({"upload": {"filename": "shot.raw", "content_type": content_type}})
+        assert upload.upload is not None
+
+
+# ---- Pillow where libvips cannot, and headers over the limit that their codecs refuse ----------
+
+
+def test_a_tiff_libvips_refuses_is_read_by_pillow_within_the_same_limits() -> None:
+    lab = images.cielab_tiff(300, 200, GREEN)
+
+    _, [result] = render(lab)
+    assert near(pixel(result.data, 10, 10)[:3], GREEN, tolerance=16)  # 8-bit L*a*b* clips green a little
+    with pytest.raises(TooManyPixelsError, match="300x200"):
+        render(lab, limits=Limits(max_source_pixels=50_000, max_output_dimension=16384))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00\xff\x3f\x00\xff\x3f\x00",
+        images.jxl_codestream_claiming(60000, 50000),
+    ],
+    ids=["webp-16384x16384", "jxl-60000x50000"],
+)
+def test_a_header_over_the_limit_is_too_many_pixels_even_when_its_codec_refuses_it(data: bytes) -> None:
+    with pytest.raises(TooManyPixelsError, match="above the limit"):
+        render(data)
+
+
+def test_a_header_its_codec_refuses_within_the_limit_is_still_corrupt() -> None:
+    small = b"RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00\x3f\x00\x00\x3f\x00\x00"
+
+    with pytest.raises(CorruptImageError):
+        render(small)

@@ -577,3 +577,68 @@ def test_flatten_of_an_opaque_image_changes_nothing() -> None:
 def test_an_image_flattened_has_no_alpha_band() -> None:
     with Image.open(io.BytesIO(applied(images.png_rgba(4, 4), op("flatten")))) as result:
         assert result.mode == "RGB"
+
+
+# ---- what the batch-transformation API has: zoom, "50w"/"50h", smooth, mean_removal, blur_selective ----
+
+
+def test_a_width_or_height_may_be_a_percentage_of_the_other_side() -> None:
+    assert size(applied(images.png(200, 100), op("resize", width="50h"))) == (50, 25)
+    assert size(applied(images.png(200, 100), op("resize", height="25w"))) == (100, 50)
+    assert size(applied(images.png(200, 100), op("crop", width="100h", height="100h"))) == (100, 100)
+    assert size(applied(images.png(200, 100), op("pad", left="10h", top="10w"))) == (210, 120)
+
+
+def test_zoom_shows_the_centre_larger_at_the_same_size() -> None:
+    # a red square in the middle fifth of a white image; zoom 10 doubles it
+    picture = Image.new("RGB", (200, 100), WHITE)
+    picture.paste(RED, (80, 40, 120, 60))
+
+    zoomed = applied(images.encoded(picture, "PNG"), op("zoom", level=10))
+
+    assert size(zoomed) == (200, 100)
+    box = changed_box(zoomed, WHITE)
+    assert box is not None
+    left, top, right, bottom = box
+    assert abs((right - left) - 80) <= 3 and abs((bottom - top) - 40) <= 3
+    assert abs((left + right) / 2 - 100) <= 2
+
+
+def test_zoom_keeps_the_part_at_its_gravity_and_level_zero_changes_nothing() -> None:
+    quadrants = images.quadrants(200, 100)
+
+    assert pixel(applied(quadrants, op("zoom", level=10, gravity="northwest")), 190, 90)[:3] == RED
+    assert images.ssim(applied(quadrants, op("zoom", level=0)), quadrants) == pytest.approx(1)
+
+
+def test_smooth_lowers_fine_detail_a_little_and_mean_removal_raises_it_a_lot() -> None:
+    photo = images.photo(160, 120)
+
+    smoothed, sharpened = (applied(photo, op("filter", name=name)) for name in ("smooth", "mean_removal"))
+
+    assert images.detail(smoothed) < images.detail(photo) * 0.8
+    assert images.detail(sharpened) > images.detail(photo) * 2
+    assert images.ssim(smoothed, photo) > 0.8
+
+
+def test_smooth_matches_a_reference_3x3_smoothing() -> None:
+    photo = images.photo(120, 90)
+    kernel = ImageFilter.Kernel((3, 3), [1, 2, 1, 2, 4, 2, 1, 2, 1], scale=16)
+    reference = images.encoded(images.picture(photo).filter(kernel), "PNG")
+
+    assert images.ssim(applied(photo, op("filter", name="smooth")), reference) > 0.97
+
+
+def test_blur_selective_smooths_flat_areas_and_keeps_edges_sharp() -> None:
+    # noise on the left half (low contrast: blurred away), a hard black/white edge on the right
+    noisy = Image.effect_noise((100, 100), 8).convert("RGB")
+    picture = Image.new("RGB", (200, 100), WHITE)
+    picture.paste(noisy, (0, 0))
+    picture.paste(BLACK, (150, 0, 200, 100))
+    source = images.encoded(picture, "PNG")
+
+    result = applied(source, op("filter", name="blur_selective"))
+
+    left = lambda data: images.encoded(images.picture(data).crop((10, 10, 90, 90)), "PNG")  # noqa: E731
+    assert images.detail(left(result)) < images.detail(left(source)) * 0.6
+    assert pixel(result, 147, 50)[:3] == WHITE and pixel(result, 152, 50)[:3] == BLACK

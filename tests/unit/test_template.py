@@ -15,7 +15,7 @@ from devstack.template import ROOT, TEMPLATE, Template, load
 from imagejobs.store import storage
 
 FUNCTION = "AWS::Serverless::Function"
-CODECS = {"pyvips", "PIL", "pillow_heif", "pymupdf", "fitz"}  # the CodecsLayer's import names
+CODECS = {"pyvips", "PIL", "pillow_heif", "pillow_jxl", "pymupdf", "fitz", "rawpy"}  # the codec layers' import names
 COMMON = ROOT / "layers" / "common"
 
 
@@ -151,6 +151,8 @@ def test_the_codecs_layer_is_attached_exactly_to_the_functions_that_import_codec
     decoding = {lid for lid, p in functions(template).items() if reachable_third_party(handler_file(p)) & CODECS}
     assert with_layer == {"ProcessFunction"}
     assert decoding == with_layer
+    raw_layer = {"Ref": "RawLayer"}
+    assert {lid for lid, p in functions(template).items() if raw_layer in p.get("Layers", [])} == with_layer
 
 
 def test_the_common_layer_reaches_every_function_through_globals(template: Template) -> None:

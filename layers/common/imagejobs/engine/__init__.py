@@ -8,8 +8,9 @@ The order of work, in one place (`render`):
    (ICC honoured), into memory that every output shares (libvips images are immutable). When
    every output starts with a resize (`decode_size`), a JPEG or WebP is decoded shrunk: by the
    largest of 2, 4, 8 that keeps it at least as large as each output's resize scales to before
-   its crop or padding; that first resize is then planned on the source's own size
-   (`operations.resize_from`), so every output comes out the size it would from a full decode.
+   its crop or padding (a camera RAW at half size, when that is enough); that first resize is
+   then planned on the source's own size (`operations.resize_from`), so every output comes out
+   the size it would from a full decode.
 3. per output and page: its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
@@ -83,8 +84,9 @@ def render(
     decoded = source.decode(header, decode_size(outputs, source.upright_size(header)))
     info = SourceInfo(format=header.format, width=decoded[0].width, height=decoded[0].height)
     context = operations.Context(load_upload, limits.max_source_pixels, limits.max_frames)
+    jpeg = data if header.format == "jpeg" else None
     return info, [
-        _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1)
+        _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
         for output in outputs
         for page in decoded
     ]
@@ -116,9 +118,12 @@ def _render_output(
     context: operations.Context,
     *,
     numbered: bool,
+    jpeg: bytes | None = None,
 ) -> Rendered:
+    """`jpeg`: the source's bytes when it is a JPEG (an output without operations may recompress them)."""
     name = f"{output.name}-p{page.number}" if numbered else output.name
-    animates = output.format == "auto" or FORMATS[output.format].animation
+    formats = encode.auto_candidates(output) if output.format == "auto" else (output.format,)
+    animates = any(FORMATS[fmt].animation for fmt in formats)
     layers = frames.split(page.image) if animates and frames.is_animated(page.image) else [frames.first(page.image)]
     # Each operation's result is held to the limit, as later steps compute it; with no operations the
     # output is the source as it is.
@@ -133,7 +138,7 @@ def _render_output(
     if not output.operations:
         _check_dimensions(layers, name, "the source", limits)
     image = frames.join(layers, like=page.image) if len(layers) > 1 else layers[0]
-    encoded = encode.encode(image, output, deadline, name)
+    encoded = encode.encode(image, output, deadline, name, None if output.operations else jpeg)
     fmt = FORMATS[encoded.format]
     return Rendered(
         name=name,

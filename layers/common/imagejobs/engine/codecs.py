@@ -3,7 +3,8 @@
 Metadata is stripped unless the output says `keep_metadata`, which keeps EXIF, XMP and IPTC and
 tags the (sRGB) pixels with an sRGB profile. Formats without alpha get the image flattened onto
 white. libvips writes what it can; Pillow writes BMP and ICO, pillow-heif HEIC (libvips here
-has no HEVC encoder), pymupdf PDF; each is imported only when an output needs it.
+has no HEVC encoder), pillow-jxl-plugin JXL (nor a JPEG XL one), pymupdf PDF; each is imported
+only when an output needs it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ _WEBP_EFFORT = {"speed": 1, "balanced": 4, "quality": 6}
 _AVIF_EFFORT = {"speed": 0, "balanced": 1, "quality": 4}
 _HEIC_PRESET = {"speed": "ultrafast", "balanced": "superfast", "quality": "medium"}  # x265 presets
 _GIF_EFFORT = {"speed": 1, "balanced": 7, "quality": 10}
+# libjxl's effort (1-9; its own default 7): on a 1.7 MP photograph 3 takes 0.1 s, 5 0.25 s, 7 1.1 s for
+# about 15 % fewer bytes than 5 at the same SSIM.
+_JXL_EFFORT = {"speed": 3, "balanced": 5, "quality": 7}
+_JXL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 _ENCODERS: dict[str, Encoder] = {}
 
@@ -125,6 +130,36 @@ def _heic(image: pyvips.Image, output: Output, quality: int) -> bytes:
         **extra,
     )
     return buffer.getvalue()
+
+
+@_encoder("jxl")
+def _jxl(image: pyvips.Image, output: Output, quality: int) -> bytes:
+    from pillow_jxl import Encoder  # noqa: PLC0415 - only JXL outputs pay for it
+
+    metadata: dict[str, Any] = {}
+    if output.keep_metadata:  # libjxl assumes sRGB pixels when given no profile: they are
+        metadata = {"exif": _upright_exif(image), "xmp": _blob(image, "xmp-data")}
+    encoder = Encoder(  # type: ignore[call-arg]  # pillow-jxl-plugin's stub predates mode and effort
+        mode=_JXL_MODES[image.bands],
+        lossless=output.lossless,
+        quality=100 if output.lossless else quality,
+        effort=_JXL_EFFORT[output.effort],
+    )
+    return bytes(encoder(bytes(image.write_to_memory()), image.width, image.height, jpeg_encode=False, **metadata))
+
+
+def jxl_from_jpeg(jpeg: bytes) -> bytes | None:
+    """A JPEG recompressed losslessly as JPEG XL, from which the JPEG can be rebuilt byte for byte.
+
+    None for the JPEGs libjxl cannot recompress (CMYK, arithmetic coding, …).
+    """
+    from pillow_jxl import Encoder  # noqa: PLC0415 - only JXL outputs pay for it
+
+    try:
+        encoder = Encoder(mode="RGB", lossless=True, effort=_JXL_EFFORT["quality"])  # type: ignore[call-arg]  # as above
+        return bytes(encoder(jpeg, 0, 0, jpeg_encode=True))
+    except (RuntimeError, ValueError):  # the encoder's refusals
+        return None
 
 
 @_encoder("tiff")

@@ -1,7 +1,10 @@
 """Encoding one output: the format (`auto` picks), the quality (`auto` searches), then `max_bytes` (searches).
 
-- `format: auto`: each of avif, webp, jpeg that the image allows (jpeg only without alpha,
-  webp alone for an animation) is encoded, and the smallest wins.
+- `format: auto`: each of avif, webp, jpeg (or of the formats the output `accept`s) that the
+  image allows (jpeg only without alpha, webp alone for an animation) is encoded, and the
+  smallest wins.
+- `format: jxl` with `lossless` and `keep_metadata`, from a JPEG source with no operations: the
+  source's own bytes recompressed (reversible to the very file), when libjxl can.
 - `quality: auto`: a binary search for the lowest quality whose SSIM against the unencoded
   image is at least `min_ssim` (`outputs.DEFAULT_MIN_SSIM` by default); about 7 encodes.
 - `max_bytes`: when the output is larger, a binary search for the highest lower quality that
@@ -31,16 +34,35 @@ class Encoded:
     height: int
 
 
-def encode(image: pyvips.Image, output: Output, deadline: Deadline, name: str) -> Encoded:
-    """`name` is the output's as the client will see it, for the time budget's message."""
+def encode(
+    image: pyvips.Image, output: Output, deadline: Deadline, name: str, source_jpeg: bytes | None = None
+) -> Encoded:
+    """`name` is the output's as the client will see it, for the time budget's message.
+
+    `source_jpeg`: the source's bytes when it is a JPEG that `image` is, unchanged (no operations).
+    """
+    if source_jpeg is not None and output.format == "jxl" and output.lossless and output.keep_metadata:
+        deadline.check(f"{name}: recompress the jpeg as jxl")
+        if (data := codecs.jxl_from_jpeg(source_jpeg)) is not None:
+            return Encoded("jxl", data, image.width, frames.frame_height(image))
     if output.format != "auto":
         return _encode_as(output.format, image, output, deadline, name)
-    if frames.is_animated(image):
-        candidates: tuple[str, ...] = ("webp",)
-    else:
-        candidates = tuple(f for f in AUTO_CANDIDATES if FORMATS[f].alpha or not image.hasalpha())
-    encodings = (_encode_as(fmt, image, output, deadline, name) for fmt in candidates)
+    encodings = (_encode_as(fmt, image, output, deadline, name) for fmt in auto_candidates(output, image))
     return min(encodings, key=lambda encoded: len(encoded.data))
+
+
+def auto_candidates(output: Output, image: pyvips.Image | None = None) -> tuple[str, ...]:
+    """What `auto` tries for an image: of the accepted formats, webp alone for an animation (if accepted),
+    else those that hold its alpha channel (or all of them, flattened, when none does).
+
+    Without an image: those that may be tried at all.
+    """
+    accepted: tuple[str, ...] = tuple(output.accept or AUTO_CANDIDATES)
+    if image is None:
+        return accepted
+    if frames.is_animated(image) and "webp" in accepted:
+        return ("webp",)
+    return tuple(f for f in accepted if FORMATS[f].alpha or not image.hasalpha()) or accepted
 
 
 def _encode_as(fmt: str, image: pyvips.Image, output: Output, deadline: Deadline, name: str) -> Encoded:
@@ -94,4 +116,8 @@ def _highest_fitting(at: Callable[[int], bytes], above: int, size: int, max_byte
 
 
 def _decoded(fmt: str, data: bytes) -> pyvips.Image:
+    if fmt == "jxl":
+        from imagejobs.engine.readers.jxl import JxlReader  # noqa: PLC0415 - only JXL outputs load libjxl
+
+        return JxlReader(data).load(0)
     return HeifReader(data).load(0) if fmt == "heic" else pyvips.Image.new_from_buffer(data, "")

@@ -8,7 +8,8 @@ image of its frames stacked, with `page-height`, `delay` and `loop` set (libvips
 
 Shrink-on-load: given the smallest (upright) size the outputs need, a JPEG decodes at 1/2, 1/4
 or 1/8 of its size (libjpeg's scaled IDCT) and a WebP at such a scale (libwebp's own scaling),
-the largest shrink that still gives at least that size; other formats decode whole.
+the largest shrink that still gives at least that size, and a camera RAW at half size (LibRaw's
+2x2 binning of the sensor) when that is enough; other formats decode whole.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from imagejobs.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
-from imagejobs.spec.formats import INPUTS, SNIFF_BYTES, page_ranges, sniff
+from imagejobs.spec.formats import INPUTS, page_ranges, sniff
+from imagejobs.spec.headers import declared_size
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,23 @@ def read_header(
     """The format the bytes really are, opened with only the header read, checked against the limits.
 
     Zero bytes are a `corrupt_image` (there is nothing to identify); bytes of no known image
-    format are `unsupported_format`.
+    format are `unsupported_format`. A header its codec refuses to open is still `too_many_pixels`
+    when the size it declares is over the limit (codecs have limits of their own).
     """
     if not data:
         raise CorruptImageError("the source is empty")
-    fmt = sniff(data[:SNIFF_BYTES])
+    fmt = sniff(data)
     if fmt is None:
         raise UnsupportedFormatError(f"the source is not an image in a supported format ({', '.join(INPUTS)})")
-    reader = open_reader(fmt, data, dpi)
+    try:
+        reader = open_reader(fmt, data, dpi)
+    except (CorruptImageError, UnsupportedFormatError) as error:
+        declared = declared_size(fmt, data)
+        if declared is not None and declared[0] * declared[1] > max_pixels:
+            raise TooManyPixelsError(
+                f"the source is {declared[0]}x{declared[1]} pixels, above the limit of {max_pixels} pixels"
+            ) from error
+        raise
     if reader.frames > max_frames:
         raise TooManyPixelsError(f"the source has {reader.frames} frames, above the limit of {max_frames}")
     indices = _select(pages, reader.page_count, fmt)

@@ -4,7 +4,10 @@
 content types and extensions (the first of each is the one outputs get), whether it can be read
 and written, whether it holds alpha, animation or several pages, and the `Output` fields that
 apply to it. `auto` is the one output format that is not a file format: it picks the smallest of
-`AUTO_CANDIDATES` that the image's alpha channel allows.
+`AUTO_CANDIDATES` (or of the formats the output `accept`s) that the image's alpha channel allows.
+
+Camera RAWs are read, never written: one entry per camera family that sniffing tells apart (dng,
+cr2, cr3, nef, arw, raf, orf, rw2, pef, srw) and `raw` for the other sensors' files LibRaw reads.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-OutputFormat = Literal["jpeg", "png", "webp", "avif", "heic", "tiff", "gif", "bmp", "ico", "pdf", "auto"]
+from imagejobs.spec.headers import JXL_CODESTREAM, JXL_CONTAINER, raw_kind
+
+OutputFormat = Literal["jpeg", "png", "webp", "avif", "heic", "jxl", "tiff", "gif", "bmp", "ico", "pdf", "auto"]
+AutoFormat = Literal["avif", "webp", "jpeg", "jxl"]
 
 # The options of a lossy codec that also has a lossless mode.
 _LOSSY = ("quality", "min_ssim", "max_bytes", "lossless", "effort", "keep_metadata")
@@ -41,6 +47,29 @@ class Format:
     def extension(self) -> str:
         return self.extensions[0]
 
+
+# Camera RAWs: (name, content types, extensions), one per family sniffing tells apart; `raw` for the rest.
+_CAMERA_RAWS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("dng", ("image/x-adobe-dng", "image/dng"), ("dng",)),
+    ("cr2", ("image/x-canon-cr2",), ("cr2",)),
+    ("cr3", ("image/x-canon-cr3",), ("cr3",)),
+    ("nef", ("image/x-nikon-nef", "image/x-nikon-nrw"), ("nef", "nrw")),
+    ("arw", ("image/x-sony-arw", "image/x-sony-sr2", "image/x-sony-srf"), ("arw", "sr2", "srf")),
+    ("raf", ("image/x-fuji-raf",), ("raf",)),
+    ("orf", ("image/x-olympus-orf",), ("orf",)),
+    ("rw2", ("image/x-panasonic-rw2", "image/x-panasonic-raw"), ("rw2", "rwl")),
+    ("pef", ("image/x-pentax-pef",), ("pef",)),
+    ("srw", ("image/x-samsung-srw",), ("srw",)),
+    (
+        "raw",
+        (
+            "image/x-dcraw", "image/x-canon-crw", "image/x-epson-erf", "image/x-hasselblad-3fr",
+            "image/x-kodak-dcr", "image/x-kodak-kdc", "image/x-mamiya-mef", "image/x-minolta-mrw",
+            "image/x-sigma-x3f",
+        ),
+        ("3fr", "crw", "dcr", "erf", "kdc", "mef", "mrw", "x3f"),
+    ),
+)  # fmt: skip
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -97,6 +126,19 @@ FORMATS: dict[str, Format] = {
             options=_LOSSY,
             default_quality=50,
             notes="Read: the primary image.",
+        ),
+        Format(
+            "jxl",
+            ("image/jxl",),
+            ("jxl",),
+            read=True,
+            write=True,
+            alpha=True,
+            options=_LOSSY,
+            default_quality=75,
+            notes="Read: the first frame. Written by `auto` only when the output `accept`s jxl. `lossless` from a "
+            "JPEG source with no operations and `keep_metadata`: the JPEG itself recompressed, typically 20 % smaller, "
+            "from which `djxl` rebuilds the original file byte for byte.",
         ),
         Format(
             "tiff",
@@ -160,6 +202,18 @@ FORMATS: dict[str, Format] = {
             notes="Read: `pages` rendered at `dpi`. Written: one page, one point per pixel, the image as JPEG "
             "(or losslessly, with `lossless` or transparency).",
         ),
+        *(
+            Format(
+                name,
+                content_types,
+                extensions,
+                read=True,
+                write=False,
+                notes="Camera RAW through LibRaw: the camera's white balance, upright, sRGB; decoded at half the "
+                "sensor's size when every output is at most that.",
+            )
+            for name, content_types, extensions in _CAMERA_RAWS
+        ),
         Format(
             "auto",
             (),
@@ -167,12 +221,14 @@ FORMATS: dict[str, Format] = {
             read=False,
             write=True,
             alpha=True,
-            options=("quality", "min_ssim", "max_bytes", "effort", "keep_metadata"),
-            notes="The smallest of avif, webp and jpeg (jpeg only without transparency) at the quality asked.",
+            options=("quality", "min_ssim", "max_bytes", "effort", "keep_metadata", "accept"),
+            notes="The smallest of avif, webp and jpeg (jpeg only without transparency) at the quality asked; "
+            "`accept` names the formats the client takes instead (jxl only when it is named).",
         ),
     )
 }
-AUTO_CANDIDATES = ("avif", "webp", "jpeg")
+AUTO_CANDIDATES: tuple[AutoFormat, ...] = ("avif", "webp", "jpeg")
+RAW_FORMATS = frozenset(name for name, _, _ in _CAMERA_RAWS)
 INPUTS: dict[str, Format] = {name: f for name, f in FORMATS.items() if f.read}
 OUTPUTS: dict[str, Format] = {name: f for name, f in FORMATS.items() if f.write}
 INPUT_CONTENT_TYPES: frozenset[str] = frozenset(t for f in INPUTS.values() for t in f.content_types)
@@ -189,31 +245,42 @@ _SVG_ROOT = re.compile(
     re.DOTALL,
 )
 SNIFF_BYTES = 4096  # enough for an SVG's prologue (XML declaration, comments, DOCTYPE) before its root
+# The formats a file's first bytes name on their own.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
+    (b"%PDF-", "pdf"), (JXL_CODESTREAM, "jxl"), (JXL_CONTAINER, "jxl"),
+    (b"IIRO", "orf"), (b"IIRS", "orf"), (b"MMOR", "orf"), (b"IIU\x00", "rw2"), (b"FUJIFILMCCD-RAW", "raf"),
+    (b"\x00MRM", "raw"), (b"FOVb", "raw"),  # Minolta MRW, Sigma X3F
+)  # fmt: skip
+_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 
 
-def sniff(head: bytes) -> str | None:  # noqa: PLR0911 (a return per signature reads best)
-    """The input format named by the first bytes of a file, whatever its name or content type says."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
+def sniff(data: bytes) -> str | None:  # noqa: PLR0911 (a return per signature reads best)
+    """The input format the bytes of a file are, whatever its name or content type says.
+
+    The first `SNIFF_BYTES` name it, except for a file that starts like a TIFF: its directories tell
+    a camera RAW (whose sensor data may lie anywhere in the file) from a TIFF picture.
+    """
+    head = data[:SNIFF_BYTES]
+    if named := next((fmt for signature, fmt in _SIGNATURES if head.startswith(signature)), None):
+        return named
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
+        return raw_kind(data) or "tiff"
+    if head[:2] == b"II" and head[6:14] == b"HEAPCCDR":
+        return "raw"  # Canon CRW
     if head[:2] == b"BM" and head[14:15] in (b"\x0c", b"\x28", b"\x38", b"\x40", b"\x6c", b"\x7c"):
         return "bmp"  # "BM", then a DIB header size the format knows
     if head[:4] == b"\x00\x00\x01\x00" and head[4:6] != b"\x00\x00":
         return "ico"  # reserved 0, type 1 (icon), at least one image
-    if head.startswith(b"%PDF-"):
-        return "pdf"
     if head[4:8] == b"ftyp":
         brands = {head[i : i + 4] for i in range(8, min(len(head), 64), 4)}
         if brands & {b"avif", b"avis"}:
             return "avif"
-        if brands & {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}:
+        if b"crx " in brands:
+            return "cr3"
+        if brands & _HEIC_BRANDS:
             return "heic"
     if _SVG_ROOT.match(head.removeprefix(b"\xef\xbb\xbf")):
         return "svg"

@@ -2,7 +2,9 @@
 
 Codec-free: the API validates with these; the engine (`imagejobs.engine.operations`) runs them.
 Two value types are shared by every operation: `Color` and the pixel values (`Length`, `Inset`,
-`Offset`), which take whole pixels or a percentage of the current image's width or height.
+`Offset`), which take whole pixels or a percentage of the current image's width or height: "50%"
+of the side the value measures, "50w" of the width, "50h" of the height (a width of "50h" is half
+the image's height).
 """
 
 from __future__ import annotations
@@ -77,15 +79,19 @@ Color = Annotated[
 
 # ---- pixel values -------------------------------------------------------------------------------
 
-_PERCENTAGE = r"[0-9]{1,5}(?:\.[0-9]{1,4})?%"
+_PERCENTAGE = r"[0-9]{1,5}(?:\.[0-9]{1,4})?[%wh]"
+Share = tuple[float, Literal["%", "w", "h"]]
 
 
 def _pixels(sign: Literal["positive", "non-negative", "any"], kind: str) -> tuple[PlainValidator, WithJsonSchema]:
-    """Validates whole pixels or a percentage string ("50%") of the image's width or height, keeping the value."""
+    """Validates whole pixels or a percentage string ("50%", "50w", "50h") of the image, keeping the value."""
     pattern = re.compile(("-?" if sign == "any" else "") + _PERCENTAGE)
     minimum = {"positive": 1, "non-negative": 0}.get(sign)
     bound = {"positive": " above 0", "non-negative": " of 0 or more", "any": ""}[sign]
-    message = f'must be {kind}: whole pixels{bound} or a percentage such as "50%"'
+    message = (
+        f'must be {kind}: whole pixels{bound}, or a percentage such as "50%" (of the side it measures), '
+        '"50w" (of the width) or "50h" (of the height)'
+    )
 
     def check(value: object) -> int | str:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -100,8 +106,9 @@ def _pixels(sign: Literal["positive", "non-negative", "any"], kind: str) -> tupl
 
     integer = {"type": "integer"} | ({} if minimum is None else {"minimum": minimum})
     schema = {
-        "description": f"{kind.capitalize()}: whole pixels or a percentage of the image's width or height",
-        "oneOf": [integer, {"type": "string", "pattern": f"^{pattern.pattern}$", "examples": ["50%"]}],
+        "description": f'{kind.capitalize()}: whole pixels, or a percentage of the image: "50%" of the side '
+        'it measures, "50w" of the width, "50h" of the height',
+        "oneOf": [integer, {"type": "string", "pattern": f"^{pattern.pattern}$", "examples": ["50%", "50h"]}],
     }
     return PlainValidator(check), WithJsonSchema(schema)
 
@@ -113,9 +120,9 @@ Inset = Annotated[int | str, *_pixels("non-negative", "a distance")]
 Offset = Annotated[int | str, *_pixels("any", "an offset")]
 
 
-def percentage(value: int | str) -> float | None:
-    """The percentage of a pixel value ("50%" -> 50.0), or None for whole pixels."""
-    return float(value[:-1]) if isinstance(value, str) else None
+def percentage(value: int | str) -> Share | None:
+    """The percentage of a pixel value and what it is of ("50h" -> (50.0, "h")), or None for whole pixels."""
+    return (float(value[:-1]), value[-1]) if isinstance(value, str) else None  # type: ignore[return-value]
 
 
 # ---- operations ---------------------------------------------------------------------------------
@@ -232,7 +239,7 @@ class Adjust(Strict):
 
 FilterName = Literal[
     "grayscale", "sepia", "negate", "emboss", "edge_detect", "vintage", "posterize", "solarize", "warm", "cool",
-    "black_white",
+    "black_white", "smooth", "mean_removal", "blur_selective",
 ]  # fmt: skip
 
 
@@ -241,8 +248,23 @@ class Filter(Strict):
     name: FilterName = Field(
         description="grayscale; sepia (brown tones); negate (inverted colours); emboss (grey relief); edge_detect "
         "(light edges on black); vintage (faded sepia); posterize (4 levels a channel); solarize (light values "
-        "inverted); warm, cool (colour balance); black_white (two tones)"
+        "inverted); warm, cool (colour balance); black_white (two tones); smooth (a light 3x3 smoothing); "
+        "mean_removal (each pixel minus its neighbours' mean: strong sharpening, a sketchy look); blur_selective "
+        "(blurs flat areas, keeps edges sharp)"
     )
+
+
+class Zoom(Strict):
+    """Magnifies the image in place: it keeps its size and shows less of itself, larger."""
+
+    type: Literal["zoom"]
+    level: float = Field(
+        ge=0,
+        le=10,
+        description="0 leaves the image as it is; each level magnifies by a tenth more: 10 shows half "
+        "the width and height at twice the size",
+    )
+    gravity: Gravity = Field(default="centre", description="the part that stays in view")
 
 
 class Tint(Strict):
@@ -326,6 +348,7 @@ Operation = Annotated[
     | Sharpen
     | Adjust
     | Filter
+    | Zoom
     | Tint
     | AutoEnhance
     | Text

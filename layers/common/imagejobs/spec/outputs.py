@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
-from imagejobs.spec.formats import FORMATS, OutputFormat
+from imagejobs.spec.formats import AUTO_CANDIDATES, FORMATS, AutoFormat, OutputFormat
 from imagejobs.spec.operations import Operation, Strict
 
 DEFAULT_MIN_SSIM = 0.98
@@ -25,7 +25,7 @@ _TIFF_LOSSY = ("jpeg", "webp")
 _PAGE_SUFFIX = re.compile(r"-p\d+$")
 _OPTIONS = (
     "quality", "min_ssim", "lossless", "progressive", "effort", "max_bytes", "keep_metadata",
-    "colors", "dither", "compression", "sizes",
+    "colors", "dither", "compression", "sizes", "accept",
 )  # fmt: skip
 
 
@@ -35,7 +35,10 @@ class Output(Strict):
         description="Unique in the job. When the source selects several pages, each page gives an output named "
         "`<name>-p<page>` (`thumb-p2` for page 2), so names may not end in `-p` and digits.",
     )
-    format: OutputFormat = Field(description="See GET /v1/formats; `auto` picks the smallest of avif, webp, jpeg.")
+    format: OutputFormat = Field(
+        description="See GET /v1/formats; `auto` picks the smallest of avif, webp, jpeg (or of the formats in "
+        "`accept`)."
+    )
     quality: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] | None = Field(
         default=None,
         description="1-100 (default per format, see GET /v1/formats), or `auto`: the lowest quality whose "
@@ -44,7 +47,12 @@ class Output(Strict):
     min_ssim: float | None = Field(
         default=None, ge=0.5, le=1.0, description="With `quality: auto`: the similarity to keep."
     )
-    lossless: bool = Field(default=False, description="webp, avif, heic: no loss; pdf: the image stored losslessly.")
+    lossless: bool = Field(
+        default=False,
+        description="webp, avif, heic, jxl: no loss; pdf: the image stored losslessly. jxl from a JPEG source with no "
+        "operations and `keep_metadata`: the JPEG file itself recompressed (typically 20 % smaller), from which "
+        "`djxl` rebuilds it byte for byte.",
+    )
     progressive: bool = Field(default=False, description="Progressive JPEG, interlaced PNG or GIF.")
     effort: Effort = Field(
         default="balanced", description="CPU spent on compression: `speed` is fastest, `quality` compresses best."
@@ -74,6 +82,15 @@ class Output(Strict):
         max_length=10,
         description="ICO: the icon sizes (square, 1-256 pixels); the image is fitted into each. Default 16, 32, 48.",
     )
+    accept: list[AutoFormat] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4,
+        description=f"`auto` only: the formats the client can display (as its Accept header says), of "
+        f"avif, webp, jpeg, jxl; `auto` picks the smallest of them the image allows. Default "
+        f"{', '.join(AUTO_CANDIDATES)}: jxl is tried only when named here.",
+        examples=[["jxl", "avif", "webp", "jpeg"]],
+    )
     operations: list[Operation] = Field(default_factory=list, max_length=20)
 
     @field_validator("quality", mode="wrap")
@@ -98,6 +115,13 @@ class Output(Strict):
             if not all(1 <= side <= 256 for side in value):
                 raise ValueError("each size is 1 to 256 pixels")
             return sorted(set(value))
+        return value
+
+    @field_validator("accept")
+    @classmethod
+    def _each_once(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("names each format once")
         return value
 
     @model_validator(mode="after")

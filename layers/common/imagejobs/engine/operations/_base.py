@@ -59,15 +59,25 @@ def check_size(width: int, height: int, made_by: str) -> None:
         raise TooManyPixelsError(f"{made_by} would make an image of {width}x{height} pixels")
 
 
-def pixels(value: int | str, side: int) -> int:
-    """A pixel value in whole pixels: a percentage is of `side` (the image's width or height)."""
+X, Y = 0, 1  # the axis a pixel value measures: horizontal (a width, an x) or vertical
+
+
+def pixels(value: int | str, size: tuple[int, int], axis: int) -> int:
+    """A pixel value in whole pixels, on `axis` of an image of `size` (width, height).
+
+    "50%" is of the side on that axis, "50w" of the width, "50h" of the height.
+    """
     share = percentage(value)
-    return round(side * share / 100) if share is not None else int(value)
+    if share is None:
+        return int(value)
+    percent, of = share
+    side = size[axis] if of == "%" else size[X] if of == "w" else size[Y]
+    return round(side * percent / 100)
 
 
-def length(value: int | str, side: int) -> int:
+def length(value: int | str, size: tuple[int, int], axis: int) -> int:
     """A width or height in whole pixels, at least 1."""
-    return max(1, pixels(value, side))
+    return max(1, pixels(value, size, axis))
 
 
 def srgb(image: pyvips.Image) -> pyvips.Image:
@@ -118,7 +128,8 @@ def place(
     image: pyvips.Image, layer: pyvips.Image, gravity: str, offset_x: int | str = 0, offset_y: int | str = 0
 ) -> tuple[int, int]:
     """Where the layer's top-left goes on the image: at `gravity` (a compass point), moved inwards by the offsets."""
-    dx, dy = pixels(offset_x, image.width), pixels(offset_y, image.height)
+    size = (image.width, image.height)
+    dx, dy = pixels(offset_x, size, X), pixels(offset_y, size, Y)
     free_x, free_y = image.width - layer.width, image.height - layer.height
     x = dx if "west" in gravity else free_x - dx if "east" in gravity else free_x // 2 + dx
     y = dy if "north" in gravity else free_y - dy if "south" in gravity else free_y // 2 + dy

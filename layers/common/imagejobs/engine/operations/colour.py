@@ -13,6 +13,11 @@ from imagejobs.spec.operations import Adjust, AutoEnhance, Filter, FilterName, T
 
 _SEPIA = [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]]
 _EMBOSS = pyvips.Image.new_from_array([[-1, -1, 0], [-1, 0, 1], [0, 1, 1]], offset=128)  # relief lit from top-left
+_SMOOTH = pyvips.Image.new_from_array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], scale=16)  # a binomial 3x3 mean
+_MEAN_REMOVAL = pyvips.Image.new_from_array([[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]])  # itself minus its neighbours
+# blur_selective: edges are found on a denoised copy (sigma 1.5); below _EDGE_FLOOR (on sobel's 0-255) a pixel
+# is blurred, from _EDGE_FLOOR + 255 / _EDGE_GAIN up it is kept, and between the two are blended.
+_EDGE_FLOOR, _EDGE_GAIN = 16, 4
 _LEVELS = (1, 99)  # auto_enhance maps these percentiles of lightness to black and white
 
 
@@ -43,6 +48,12 @@ def _vintage(rgb: pyvips.Image) -> pyvips.Image:
     return (rgb * 0.4 + rgb.recomb(_SEPIA) * 0.6) * 0.85 + [30, 20, 5]
 
 
+def _blur_selective(rgb: pyvips.Image) -> pyvips.Image:
+    """A blur where the image is flat, none on its edges, and a blend between (by the edges' strength)."""
+    edges = ((_grey(rgb).gaussblur(1.5).sobel() - _EDGE_FLOOR) * _EDGE_GAIN).cast("uchar")  # 255 on an edge, 0 flat
+    return edges.ifthenelse(rgb, rgb.gaussblur(2), blend=True)
+
+
 _FILTERS: dict[FilterName, Callable[[pyvips.Image], pyvips.Image]] = {
     "grayscale": lambda rgb: three(_grey(rgb)),
     "sepia": lambda rgb: rgb.recomb(_SEPIA),
@@ -55,6 +66,9 @@ _FILTERS: dict[FilterName, Callable[[pyvips.Image], pyvips.Image]] = {
     "warm": lambda rgb: rgb * [1.1, 1.0, 0.85],
     "cool": lambda rgb: rgb * [0.85, 1.0, 1.1],
     "black_white": lambda rgb: three(_grey(rgb) > 127),  # a comparison gives 0 or 255
+    "smooth": lambda rgb: rgb.conv(_SMOOTH, precision="integer"),
+    "mean_removal": lambda rgb: rgb.conv(_MEAN_REMOVAL, precision="integer"),
+    "blur_selective": _blur_selective,
 }
 
 

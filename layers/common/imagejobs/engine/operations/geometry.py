@@ -9,6 +9,8 @@ import pyvips
 from imagejobs.engine.operations._base import (
     COMPASS,
     Context,
+    X,
+    Y,
     blurred,
     check_size,
     ink,
@@ -19,7 +21,7 @@ from imagejobs.engine.operations._base import (
     srgb,
     step,
 )
-from imagejobs.spec.operations import Crop, Flip, Pad, Resize, Rotate, SmartGravity, Trim, rgba
+from imagejobs.spec.operations import Crop, Flip, Pad, Resize, Rotate, SmartGravity, Trim, Zoom, rgba
 
 _BACKDROP_SHRINK = 16  # blur_background blurs a copy this many times smaller, then scales it up: fast at any size
 _BACKDROP_SIGMA = 2.0
@@ -33,10 +35,10 @@ def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int
     of exactly them, `cover` fills them and crops the overflow, `outside` covers them uncropped.
     `without_enlargement` caps each scale at 1, so a small source is never scaled up: `cover`
     then crops to at most the target, `contain` still pads to exactly the target. Percentages
-    are of the image's width and height.
+    are of the image's width and height ("50h" as a width: half the height).
     """
-    target_width = length(op.width, width) if op.width is not None else None
-    target_height = length(op.height, height) if op.height is not None else None
+    target_width = length(op.width, (width, height), X) if op.width is not None else None
+    target_height = length(op.height, (width, height), Y) if op.height is not None else None
     hscale = target_width / width if target_width else math.inf
     vscale = target_height / height if target_height else math.inf
     fit = op.fit if target_width and target_height else "inside"
@@ -106,12 +108,13 @@ def _over_blurred_copy(
 @step(Crop)
 def crop(image: pyvips.Image, op: Crop, _: Context) -> pyvips.Image:
     """The region at x, y or at the gravity, cut to the image (so at least 1x1 pixels)."""
-    width = min(length(op.width, image.width), image.width)
-    height = min(length(op.height, image.height), image.height)
+    size = (image.width, image.height)
+    width = min(length(op.width, size, X), image.width)
+    height = min(length(op.height, size, Y), image.height)
     if op.x is None or op.y is None:
         return _cut(image, (width, height), op.gravity or "centre")
-    x = min(pixels(op.x, image.width), image.width - 1)
-    y = min(pixels(op.y, image.height), image.height - 1)
+    x = min(pixels(op.x, size, X), image.width - 1)
+    y = min(pixels(op.y, size, Y), image.height - 1)
     return image.crop(x, y, min(width, image.width - x), min(height, image.height - y))
 
 
@@ -136,12 +139,23 @@ def flip(image: pyvips.Image, op: Flip, _: Context) -> pyvips.Image:
 
 @step(Pad)
 def pad(image: pyvips.Image, op: Pad, _: Context) -> pyvips.Image:
-    top, bottom = pixels(op.top, image.height), pixels(op.bottom, image.height)
-    left, right = pixels(op.left, image.width), pixels(op.right, image.width)
+    size = (image.width, image.height)
+    top, bottom = pixels(op.top, size, Y), pixels(op.bottom, size, Y)
+    left, right = pixels(op.left, size, X), pixels(op.right, size, X)
     width, height = image.width + left + right, image.height + top + bottom
     check_size(width, height, "pad")
     image, background = ink(image, op.background)
     return image.embed(left, top, width, height, extend="background", background=background)
+
+
+@step(Zoom)
+def zoom(image: pyvips.Image, op: Zoom, _: Context) -> pyvips.Image:
+    """The part at the gravity, 1 + level / 10 times smaller each way, scaled back up to the image's size."""
+    if op.level == 0:
+        return image
+    factor = 1 + op.level / 10
+    part = image.gravity(COMPASS[op.gravity], max(1, round(image.width / factor)), max(1, round(image.height / factor)))
+    return part.thumbnail_image(image.width, height=image.height, size="force")
 
 
 @step(Trim)

@@ -11,6 +11,8 @@ import pyvips
 from imagejobs.engine import source
 from imagejobs.engine.operations._base import (
     Context,
+    X,
+    Y,
     check_size,
     length,
     overlay,
@@ -47,11 +49,11 @@ def text(image: pyvips.Image, op: Text, _: Context) -> pyvips.Image:
 @step(Watermark)
 def watermark(image: pyvips.Image, op: Watermark, context: Context) -> pyvips.Image:
     """Another upload over the image; `width`/`height` scale it to fit within them (percentages: of the image)."""
-    mark = _mark(context, op.upload_id)
+    mark, size = _mark(context, op.upload_id), (image.width, image.height)
     if op.width is not None or op.height is not None:
         scale = min(
-            length(op.width, image.width) / mark.width if op.width is not None else math.inf,
-            length(op.height, image.height) / mark.height if op.height is not None else math.inf,
+            length(op.width, size, X) / mark.width if op.width is not None else math.inf,
+            length(op.height, size, Y) / mark.height if op.height is not None else math.inf,
         )
         width, height = max(1, round(mark.width * scale)), max(1, round(mark.height * scale))
         check_size(width, height, "watermark")

@@ -44,6 +44,8 @@ class Reader(ABC):
 
 def from_pillow(picture: Image.Image) -> pyvips.Image:
     """A Pillow image as an sRGB libvips image (RGB, or RGBA if it has transparency), its ICC profile kept."""
+    if picture.mode.startswith("I;16"):  # 16-bit grey: Pillow's own conversion would clip it, not scale it
+        picture = picture.convert("I").point(lambda value: value / 256).convert("L")
     if picture.mode not in ("RGB", "RGBA"):
         picture = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
     image = pyvips.Image.new_from_memory(

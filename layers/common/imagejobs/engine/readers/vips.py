@@ -62,5 +62,13 @@ class VipsReader(Reader):
         return bool(header.get_typeof("orientation")) and header.get("orientation") in _TURNED
 
 
-def reader(fmt: str, data: bytes, dpi: int | None) -> VipsReader:
-    return VipsReader("heifload_buffer" if fmt == "avif" else f"{fmt}load_buffer", data)
+def reader(fmt: str, data: bytes, dpi: int | None) -> Reader:
+    """libvips' reader; a TIFF that libvips refuses (CIELAB, some compressions) goes to Pillow, with the same limits."""
+    try:
+        return VipsReader("heifload_buffer" if fmt == "avif" else f"{fmt}load_buffer", data)
+    except CorruptImageError:
+        if fmt != "tiff":
+            raise
+    from imagejobs.engine.readers import pillow  # noqa: PLC0415 - only such TIFFs pay for Pillow
+
+    return pillow.reader(fmt, data, dpi)
