@@ -24,6 +24,7 @@ from imagejobs_client import (
     parse_output,
 )
 from tests.client.conftest import IMAGEJOBS
+from tests.conftest import free_port
 from tests.e2e.conftest import ROOT, LocalStack
 
 SAMPLES = ROOT / "samples"
@@ -309,3 +310,53 @@ def test_listen_prints_the_stacks_signed_callbacks(local_stack: LocalStack, tmp_
     fields = out.strip().split("\t")
     assert fields[1:4] == ["job.succeeded", job.id, "succeeded"]
     assert fields[4] == "og-image jpeg 1200x630"
+
+
+def test_the_readme_client_commands_work_pasted_as_written(local_stack: LocalStack, tmp_path: Path) -> None:
+    # GIVEN the README's client block, run by bash in a folder with the samples, the client's
+    # command on PATH (as an activated virtual environment has it) and the stack's settings in the
+    # variables the README names; only listen's port 8000 becomes a free one
+    block = re.search(r"<!-- client -->\s*```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block is not None
+    (tmp_path / "samples").symlink_to(SAMPLES)
+    script = block.group(1).replace("8000", str(free_port()))
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        check=False,
+        cwd=tmp_path,
+        env={
+            "PATH": f"{IMAGEJOBS.parent}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "IMAGEJOBS_PORT": str(local_stack.port),
+            "IMAGEJOBS_API_KEY": local_stack.api_key,
+            "IMAGEJOBS_WEBHOOK_SECRET": local_stack.webhook_secret,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    # THEN every command did what its comment says
+    assert result.returncode == 0, result.stderr + result.stdout
+    out = tmp_path / "out"
+    assert opened(out / "og-image.jpg").size == (1200, 630)
+    responsive = sorted(path.name for path in (out / "responsive").iterdir())
+    ladder = [f"{kind}-{width}.{kind}" for kind in ("avif", "webp") for width in (320, 640, 960, 1280, 1920)]
+    assert responsive == sorted(ladder)
+    for folder in ("photo.jpg", "photo.heic", "logo"):
+        assert opened(out / "thumbs" / folder / "thumb.webp").size == (400, 400)
+        assert opened(out / "thumbs" / folder / "small.png").width == 200
+    with zipfile.ZipFile(out / "og-images.zip") as archive:
+        assert sorted(archive.namelist()) == ["logo/og-image.jpg", "photo.heic/og-image.jpg", "photo.jpg/og-image.jpg"]
+    assert opened(out / "again" / "og-image.jpg").size == (1200, 630)
+    assert {path.name for path in (out / "icons").iterdir()} == {
+        "favicon.ico",
+        "apple-touch-icon.png",
+        "icon-192.png",
+        "icon-512.png",
+    }
+    [event] = (out / "events.txt").read_text().splitlines()
+    _, kind, job_id, status, outputs = event.split("\t")
+    assert (kind, job_id.startswith("job_"), status) == ("job.succeeded", True, "succeeded")
+    assert "favicon ico" in outputs
