@@ -394,8 +394,10 @@ def _event_line(event: WebhookEvent, *, as_json: bool) -> str:
             if job.error
             else ", ".join(f"{o.name} {o.format} {o.width}x{o.height}" for o in job.outputs)
         )
-    else:
+    elif event.type.startswith("batch."):
         detail = _counts(event.batch)
+    else:
+        detail = ""
     stamp = datetime.fromtimestamp(event.timestamp.timestamp()).isoformat(timespec="seconds")
     return f"{stamp}\t{event.type}\t{data.get('id')}\t{data.get('status')}\t{detail}"
 

@@ -28,7 +28,12 @@ def serve(
         server_version = "imagejobs-listen"
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = self.headers.get("Content-Length") or "0"
+            length = int(declared) if declared.isdigit() else -1
+            if length < 0:
+                self._answer(400)
+                on_refused(f"POST {self.path}: Content-Length {declared!r}")
+                return
             if length > MAX_BODY:
                 self._answer(413)
                 on_refused(f"POST {self.path}: a body of {length} bytes")
