@@ -139,8 +139,8 @@ def _pages(pages: str) -> str:
     return pages
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m imagejobs", description="imagejobs on local files.")
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="imagejobs on local files.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("process", help="render outputs of an image, as a job would", description=__doc__)
     run.add_argument("source", help="the image")
@@ -159,8 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m imagejobs") -> int:
+    """`prog` names the command in usage and help: the client's `imagejobs process` comes here too."""
+    args = _parser(prog).parse_args(argv)
     try:
         report = process(args)
     except ImageJobsError as error:
