@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs.services import auth
+from imagejobs.services import auth, jobs
 from tests import images
 from tests.functional.conftest import Client, drain, upload
 
@@ -51,6 +53,34 @@ def test_jobs_are_filtered_by_status(tenant: Client, stack: Stack) -> None:
 
     assert [j["id"] for j in failed] == [bad["id"]]
     assert [j["id"] for j in succeeded] == [good["id"]]
+
+
+def test_a_cursor_keeps_its_listings_filter_on_the_next_page(tenant: Client, stack: Stack) -> None:
+    failed = [job(tenant, stack, b"not an image") for _ in range(3)]
+    job(tenant, stack, images.jpeg(16, 16))
+
+    first = tenant.get("/jobs", params={"status": "failed", "limit": 2}).json()
+    second = tenant.get("/jobs", params={"cursor": first["next_cursor"], "limit": 2}).json()
+
+    listed = [j["id"] for page in (first, second) for j in page["jobs"]]
+    assert listed[:3] == [j["id"] for j in reversed(failed)]
+    assert {j["status"] for page in (first, second) for j in page["jobs"]} == {"failed"}
+    other = tenant.get("/jobs", params={"cursor": first["next_cursor"], "status": "succeeded"})
+    assert (other.status_code, other.json()["error"]["details"][0]["path"]) == (400, "status")
+
+
+def test_a_page_of_jobs_stops_short_of_lambdas_response_limit(
+    tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = [job(tenant, stack, images.jpeg(16, 16)) for _ in range(3)]
+    one = len(json.dumps(tenant.get(f"/jobs/{made[0]['id']}").json()))
+    monkeypatch.setattr(jobs, "PAGE_BUDGET_BYTES", one + one // 2)  # room for one document, not two
+
+    first = tenant.get("/jobs", params={"limit": 3}).json()
+    second = tenant.get("/jobs", params={"limit": 3, "cursor": first["next_cursor"]}).json()
+
+    assert [j["id"] for j in first["jobs"]] == [made[2]["id"]]
+    assert [j["id"] for j in second["jobs"]] == [made[1]["id"]]
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+from typing import get_args
 
 from imagejobs.errors import ConflictError, MalformedRequestError, NotFoundError
 from imagejobs.services.views import job_document
-from imagejobs.spec.documents import JobDocument, JobList
+from imagejobs.spec.documents import JobDocument, JobList, JobStatus
 from imagejobs.store import queue, repository, storage
 
 JOB_ID = re.compile(r"job_[0-9A-Z]{26}")
@@ -20,29 +22,51 @@ def get_job(tenant_id: str, job_id: str) -> JobDocument:
     return job_document(job)
 
 
+# Lambda answers at most 6 MB: a page of jobs stops short of this, whatever their outputs.
+PAGE_BUDGET_BYTES = 4_000_000
+
+
 def list_jobs(tenant_id: str, status: str | None, limit: int, cursor: str | None) -> JobList:
-    jobs, last = repository.list_jobs(tenant_id, status=status, limit=limit, after=_job_id_of(cursor))
-    return JobList(jobs=[job_document(job) for job in jobs], next_cursor=_cursor(last) if last else None)
-
-
-def _cursor(job_id: str) -> str:
-    return base64.urlsafe_b64encode(job_id.encode()).decode().rstrip("=")
-
-
-def _job_id_of(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as error:
+    """A page of the tenant's jobs, newest first. The cursor carries the page's filter: a next page
+    keeps the status it was asked for (asking another with the same cursor is a 400)."""
+    after, filtered = _position(cursor)
+    if cursor is not None and status is not None and status != filtered:
         raise MalformedRequestError(
-            "cursor is not one this API gave", details=[{"path": "cursor", "message": "not valid"}]
-        ) from error
-    if not JOB_ID.fullmatch(job_id):
-        raise MalformedRequestError(
-            "cursor is not one this API gave", details=[{"path": "cursor", "message": "not valid"}]
+            "this cursor continues another listing",
+            details=[{"path": "status", "message": f"the cursor's is {filtered}"}],
         )
-    return job_id
+    status = filtered if cursor is not None else status
+    jobs, last = repository.list_jobs(tenant_id, status=status, limit=limit, after=after)
+    documents: list[JobDocument] = []
+    size = 0
+    for job in jobs:
+        document = job_document(job)
+        size += len(document.model_dump_json())
+        if documents and size > PAGE_BUDGET_BYTES:
+            last = documents[-1].id
+            break
+        documents.append(document)
+    return JobList(jobs=documents, next_cursor=_cursor(last, status) if last else None)
+
+
+def _cursor(job_id: str, status: str | None) -> str:
+    return base64.urlsafe_b64encode(json.dumps([job_id, status]).encode()).decode().rstrip("=")
+
+
+def _position(cursor: str | None) -> tuple[str | None, str | None]:
+    """The job id a cursor continues after, and the status it filters by."""
+    if cursor is None:
+        return None, None
+    invalid = MalformedRequestError(
+        "cursor is not one this API gave", details=[{"path": "cursor", "message": "not valid"}]
+    )
+    try:
+        job_id, status = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError) as error:
+        raise invalid from error
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id) or status not in (None, *get_args(JobStatus)):
+        raise invalid
+    return job_id, status
 
 
 def retry_job(tenant_id: str, job_id: str) -> JobDocument:
