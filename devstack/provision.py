@@ -22,6 +22,10 @@ NOT_EMULATED = frozenset(
         "AWS::ApiGateway::UsagePlan",
         "AWS::ApiGateway::ApiKey",
         "AWS::ApiGateway::UsagePlanKey",
+        # Logs and the API's logging role: the local stack logs to stdout.
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::ApiGateway::Account",
     }
 )
 EMULATED = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import subprocess
@@ -305,6 +306,102 @@ def test_every_api_event_is_routed_by_its_functions_resolver(template: Template)
     assert api_events >= 3
 
 
+# ---- encryption, backups and logs (the fixes of checkov's findings) -----------------------------
+
+
+def test_every_queue_is_encrypted_at_rest(template: Template) -> None:
+    queues = template.resources("AWS::SQS::Queue")
+    assert len(queues) == 5
+    for lid, queue in queues.items():
+        properties = queue["Properties"]
+        assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, lid
+
+
+def test_every_table_is_encrypted_and_the_one_of_tenants_keys_and_jobs_can_be_restored(template: Template) -> None:
+    for lid, table in template.resources("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}, lid
+    table = template.body["Resources"]["Table"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_every_log_group_keeps_its_logs_for_log_retention_in_days(template: Template) -> None:
+    groups = template.resources("AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    for lid, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}, lid
+    assert 1 <= int(template.parameters["LogRetentionInDays"]) <= 90
+
+
+def test_every_function_logs_to_the_stacks_log_group(template: Template) -> None:
+    for lid, properties in functions(template).items():
+        target = properties["LoggingConfig"]["LogGroup"]
+        assert target == {"Ref": "FunctionsLogGroup"}, lid
+    assert template.body["Resources"]["FunctionsLogGroup"]["Type"] == "AWS::Logs::LogGroup"
+
+
+def test_the_api_writes_a_json_access_log_once_the_account_lets_api_gateway_log(template: Template) -> None:
+    resources = template.body["Resources"]
+    api = resources["Api"]
+    setting = api["Properties"]["AccessLogSetting"]
+    assert resources[get_att_target(setting["DestinationArn"])]["Type"] == "AWS::Logs::LogGroup"
+    fields = json.loads(setting["Format"])
+    assert fields["requestId"] == "$context.requestId"  # API Gateway refuses a format without it
+    assert {"status", "route", "tenant", "tier", "ip", "latencyMs"} <= set(fields)
+    # A stage may log only once the account's API Gateway settings name a CloudWatch role.
+    account = resources[api["DependsOn"]]
+    assert account["Type"] == "AWS::ApiGateway::Account"
+    role = resources[get_att_target(account["Properties"]["CloudWatchRoleArn"])]
+    assert role["Type"] == "AWS::IAM::Role"
+    [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    [policy] = role["Properties"]["ManagedPolicyArns"]
+    assert policy["Fn::Sub"].endswith(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+    # Other APIs of the account log with the same setting: deleting the stack keeps both.
+    assert account["DeletionPolicy"] == role["DeletionPolicy"] == "Retain"
+
+
+def test_process_concurrency_is_reserved_and_its_queue_invokes_no_more_unless_the_parameter_is_0(
+    template: Template,
+) -> None:
+    properties = template.function_properties("ProcessFunction")
+    limit = {"Ref": "ProcessReservedConcurrency"}
+    unset = {"Ref": "AWS::NoValue"}
+    assert properties["ReservedConcurrentExecutions"] == {"Fn::If": ["ProcessConcurrencyLimited", limit, unset]}
+    [event] = events(properties, "SQS")
+    assert event["ScalingConfig"] == {"Fn::If": ["ProcessConcurrencyLimited", {"MaximumConcurrency": limit}, unset]}
+    assert template.condition("ProcessConcurrencyLimited")
+    assert int(template.parameters["ProcessReservedConcurrency"]) >= 2  # the least MaximumConcurrency takes
+    assert not Template.read("t", {"ProcessReservedConcurrency": "0"}).condition("ProcessConcurrencyLimited")
+
+
+CHECKS_FIXED = {
+    "CKV_AWS_76": "API Gateway access logs",
+    "CKV_AWS_66": "log retention",
+    "CKV_AWS_73": "X-Ray tracing on the API",
+}
+
+
+def checkov_skips(template: Template) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (lid, skip)
+        for lid, resource in template.body["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+
+def test_every_checkov_skip_gives_its_reason_and_none_hides_a_fixed_check(template: Template) -> None:
+    skips = checkov_skips(template)
+    assert skips
+    for lid, skip in skips:
+        assert set(skip) == {"id", "comment"}, f"{lid}: {skip}"
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), f"{lid}: {skip}"
+        assert len(skip["comment"].split()) >= 6, f"{lid}: say why {skip['id']} does not apply"
+        assert skip["id"] not in CHECKS_FIXED, f"{lid}: {CHECKS_FIXED.get(skip['id'])} is fixed, not skipped"
+    skipped = {(lid, skip["id"]) for lid, skip in skips}
+    assert ("Table", "CKV_AWS_28") not in skipped, "the main table keeps point-in-time recovery"
+    assert ("ProcessFunction", "CKV_AWS_115") not in skipped, "process has its reserved concurrency"
+
+
 # ---- layout -----------------------------------------------------------------------------------
 
 
@@ -323,6 +420,9 @@ def test_resources_are_grouped_storage_queues_bus_layers_functions_rules(templat
         "AWS::SQS::QueuePolicy": 1,
         "AWS::Events::EventBus": 2,
         "AWS::Serverless::LayerVersion": 3,
+        "AWS::Logs::LogGroup": 4,  # the functions' and the API's logs, and the API's logging role
+        "AWS::IAM::Role": 4,
+        "AWS::ApiGateway::Account": 4,
         "AWS::Serverless::Api": 4,
         "AWS::ApiGateway::UsagePlan": 4,  # the Api's, beside it
         "AWS::ApiGateway::ApiKey": 4,
