@@ -5,6 +5,7 @@ SHELL := /bin/bash
 ARCH ?= arm64
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 PYTHON313 := $(shell scripts/find-python.sh)
@@ -13,7 +14,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH for the functions; the layers are built by scripts/build-layer.sh.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
 
-.PHONY: help run demo admin test unit openapi fuzz-api lint build deploy clean
+.PHONY: help run demo admin test unit openapi fuzz-api lint checkov build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,7 +28,7 @@ demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make
 admin: $(VENV)/.installed  ## tenants and keys: make admin ARGS="tenants create acme" [STACK=<deployed stack>]
 	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.services.admin --stack $(STACK),devstack.admin) $(ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no container), every test
+test: $(VENV)/.installed $(SAM_VENV)/.installed lint checkov  ## lint, checkov, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)
@@ -47,6 +48,14 @@ lint: $(VENV)/.installed  ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# checkov reads the CloudFormation that SAM makes of the template (roles, stage, permissions and
+# event source mappings included), not the SAM template, where it sees only a third of that.
+checkov: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed  ## checkov on what sam deploys: 0 failed; each skip says why in its resource's Metadata
+	@mkdir -p .aws-sam
+	$(SAM_VENV)/bin/python scripts/sam_translate.py template.yaml > .aws-sam/translated.json
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file .aws-sam/translated.json --framework cloudformation \
+	  --skip-download --compact --quiet
+
 .PHONY: bench
 bench: $(VENV)/.installed  ## sharp, Pillow and the engine side by side (~6 min); writes bench/results/latest.md
 	@command -v npm >/dev/null || { echo "make bench needs node (>= 20.9) and npm, for sharp" >&2; exit 1; }
@@ -60,7 +69,7 @@ deploy: build  ## sam deploy --guided (needs AWS credentials)
 	$(SAM) deploy --guided --parameter-overrides Architecture=$(ARCH)
 
 clean:  ## remove the environments and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt layers/codecs/requirements.txt \
 		layers/raw/requirements.txt
@@ -68,6 +77,12 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt layers/c
 	  "(e.g. 'pyenv install 3.13', or your system's python3.13 package) and run make again." >&2; exit 1; }
 	$(PYTHON313) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON313)" || { echo "imagejobs needs Python 3.13; see above." >&2; exit 1; }
+	$(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

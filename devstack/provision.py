@@ -22,6 +22,14 @@ NOT_EMULATED = frozenset(
         "AWS::ApiGateway::UsagePlan",
         "AWS::ApiGateway::ApiKey",
         "AWS::ApiGateway::UsagePlanKey",
+        # Logs, the API's logging role, alarms and the dashboard: the local stack logs to stdout.
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::ApiGateway::Account",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
     }
 )
 EMULATED = (

@@ -124,6 +124,7 @@ class Template:
             "Fn::FindInMap": lambda arg: self.body["Mappings"][arg[0]][arg[1]][arg[2]],
             "Fn::Join": lambda arg: arg[0].join(str(self.resolve(v)) for v in arg[1]),
             "Fn::Equals": lambda arg: str(self.resolve(arg[0])) == str(self.resolve(arg[1])),
+            "Fn::Not": lambda arg: not self.resolve(arg[0]),
             "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
         }
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
+import json
 import re
 import shutil
 import subprocess
+import typing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devstack.template import ROOT, TEMPLATE, Template, load
+from imagejobs.services import measures
 from imagejobs.store import storage
+from tests import emf
 
 FUNCTION = "AWS::Serverless::Function"
 CODECS = {"pyvips", "PIL", "pillow_heif", "pillow_jxl", "pymupdf", "fitz", "rawpy"}  # the codec layers' import names
@@ -308,6 +315,345 @@ def test_every_api_event_is_routed_by_its_functions_resolver(template: Template)
     assert api_events >= 3
 
 
+# ---- encryption, backups and logs (the fixes of checkov's findings) -----------------------------
+
+
+def test_every_queue_is_encrypted_at_rest(template: Template) -> None:
+    queues = template.resources("AWS::SQS::Queue")
+    assert len(queues) == 5
+    for lid, queue in queues.items():
+        properties = queue["Properties"]
+        assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, lid
+
+
+def test_every_table_is_encrypted_and_the_one_of_tenants_keys_and_jobs_can_be_restored(template: Template) -> None:
+    for lid, table in template.resources("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}, lid
+    table = template.body["Resources"]["Table"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_every_log_group_keeps_its_logs_for_log_retention_in_days(template: Template) -> None:
+    groups = template.resources("AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    for lid, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}, lid
+    assert 1 <= int(template.parameters["LogRetentionInDays"]) <= 90
+
+
+def test_every_function_logs_to_the_stacks_log_group(template: Template) -> None:
+    for lid, properties in functions(template).items():
+        target = properties["LoggingConfig"]["LogGroup"]
+        assert target == {"Ref": "FunctionsLogGroup"}, lid
+    assert template.body["Resources"]["FunctionsLogGroup"]["Type"] == "AWS::Logs::LogGroup"
+
+
+def test_the_api_writes_a_json_access_log_once_the_account_lets_api_gateway_log(template: Template) -> None:
+    resources = template.body["Resources"]
+    api = resources["Api"]
+    setting = api["Properties"]["AccessLogSetting"]
+    assert resources[get_att_target(setting["DestinationArn"])]["Type"] == "AWS::Logs::LogGroup"
+    fields = json.loads(setting["Format"])
+    assert fields["requestId"] == "$context.requestId"  # API Gateway refuses a format without it
+    assert {"status", "route", "tenant", "tier", "ip", "latencyMs"} <= set(fields)
+    # A stage may log only once the account's API Gateway settings name a CloudWatch role.
+    account = resources[api["DependsOn"]]
+    assert account["Type"] == "AWS::ApiGateway::Account"
+    role = resources[get_att_target(account["Properties"]["CloudWatchRoleArn"])]
+    assert role["Type"] == "AWS::IAM::Role"
+    [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    [policy] = role["Properties"]["ManagedPolicyArns"]
+    assert policy["Fn::Sub"].endswith(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+    # Other APIs of the account log with the same setting: deleting the stack keeps both.
+    assert account["DeletionPolicy"] == role["DeletionPolicy"] == "Retain"
+
+
+def test_process_concurrency_is_reserved_and_its_queue_invokes_no_more_unless_the_parameter_is_0(
+    template: Template,
+) -> None:
+    properties = template.function_properties("ProcessFunction")
+    limit = {"Ref": "ProcessReservedConcurrency"}
+    unset = {"Ref": "AWS::NoValue"}
+    assert properties["ReservedConcurrentExecutions"] == {"Fn::If": ["ProcessConcurrencyLimited", limit, unset]}
+    [event] = events(properties, "SQS")
+    assert event["ScalingConfig"] == {"Fn::If": ["ProcessConcurrencyLimited", {"MaximumConcurrency": limit}, unset]}
+    assert template.condition("ProcessConcurrencyLimited")
+    assert int(template.parameters["ProcessReservedConcurrency"]) >= 2  # the least MaximumConcurrency takes
+    assert not Template.read("t", {"ProcessReservedConcurrency": "0"}).condition("ProcessConcurrencyLimited")
+
+
+CHECKS_FIXED = {
+    "CKV_AWS_76": "API Gateway access logs",
+    "CKV_AWS_66": "log retention",
+    "CKV_AWS_73": "X-Ray tracing on the API",
+}
+
+
+def checkov_skips(template: Template) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (lid, skip)
+        for lid, resource in template.body["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+
+def test_every_checkov_skip_gives_its_reason_and_none_hides_a_fixed_check(template: Template) -> None:
+    skips = checkov_skips(template)
+    assert skips
+    for lid, skip in skips:
+        assert set(skip) == {"id", "comment"}, f"{lid}: {skip}"
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), f"{lid}: {skip}"
+        assert len(skip["comment"].split()) >= 6, f"{lid}: say why {skip['id']} does not apply"
+        assert skip["id"] not in CHECKS_FIXED, f"{lid}: {CHECKS_FIXED.get(skip['id'])} is fixed, not skipped"
+    skipped = {(lid, skip["id"]) for lid, skip in skips}
+    assert ("Table", "CKV_AWS_28") not in skipped, "the main table keeps point-in-time recovery"
+    assert ("ProcessFunction", "CKV_AWS_115") not in skipped, "process has its reserved concurrency"
+
+
+# ---- alarms and the dashboard -----------------------------------------------------------------
+
+
+def alarms(template: Template) -> dict[str, dict[str, Any]]:
+    return {lid: resource["Properties"] for lid, resource in template.resources("AWS::CloudWatch::Alarm").items()}
+
+
+class _Attributes(dict[str, str]):
+    """GetAtt values of a resource that stand for themselves: `<Queue.QueueName>`."""
+
+    def __init__(self, logical_id: str) -> None:
+        super().__init__()
+        self.logical_id = logical_id
+
+    def __missing__(self, attribute: str) -> str:
+        return f"<{self.logical_id}.{attribute}>"
+
+
+@pytest.fixture(scope="module")
+def named(template: Template) -> Template:
+    """The template with every resource's Ref and GetAtt standing for themselves (`<ProcessFunction>`)."""
+    named = Template.read(template.stack_name)
+    for lid, resource in named.body["Resources"].items():
+        named.refs[lid] = f"<{lid}>"
+        named.attributes[lid] = _Attributes(lid)
+        if resource["Type"] == "AWS::Serverless::Api":
+            named.refs[f"{lid}.Stage"] = f"<{lid}.Stage>"  # SAM's reference to the Api's stage
+    return named
+
+
+def alarm_metric(named: Template, alarm: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    dimensions = {d["Name"]: named.resolve(d["Value"]) for d in alarm.get("Dimensions", [])}
+    return alarm["Namespace"], alarm["MetricName"], dimensions
+
+
+def dashboard(named: Template) -> dict[str, Any]:
+    body = named.resolve(named.body["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+    return dict(json.loads(body))
+
+
+SEARCH = re.compile(r"SEARCH\('\{([\w/,]+)\} MetricName=\"(\w+)\"', '\w+', \d+\)")
+
+
+def metrics_read(template: Template, named: Template) -> list[tuple[str, str, str, dict[str, str] | None, set[str]]]:
+    """(where, namespace, metric, dimensions or None for a SEARCH, dimension names) of every metric
+    the alarms and the dashboard read."""
+    read: list[tuple[str, str, str, dict[str, str] | None, set[str]]] = []
+    for lid, alarm in alarms(template).items():
+        namespace, name, dimensions = alarm_metric(named, alarm)
+        read.append((lid, namespace, name, dimensions, set(dimensions)))
+    for widget in dashboard(named)["widgets"]:
+        if widget["type"] != "metric":
+            continue
+        where = f"dashboard: {widget['properties']['title']}"
+        for entry in widget["properties"]["metrics"]:
+            if isinstance(entry[0], dict):
+                match = SEARCH.fullmatch(entry[0]["expression"])
+                assert match, f"{where}: {entry[0]['expression']}"
+                namespace, *names = match[1].split(",")
+                read.append((where, namespace, match[2], None, set(names)))
+                continue
+            namespace, name, *rest = entry
+            if rest and isinstance(rest[-1], dict):
+                rest.pop()  # the line's options
+            assert "." not in (namespace, name) and len(rest) % 2 == 0, f"{where}: spell out {entry}"
+            dimensions = dict(zip(rest[::2], rest[1::2], strict=True))
+            read.append((where, namespace, name, dimensions, set(dimensions)))
+    return read
+
+
+def metrics_namespace_and_service(template: Template) -> tuple[str, str]:
+    variables = template.body["Globals"]["Function"]["Environment"]["Variables"]
+    return variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]
+
+
+@pytest.fixture(scope="module")
+def emitted(template: Template) -> list[emf.Datum]:
+    """What measures.py prints for every job and callback status, in a function with the template's
+    environment (namespace and service)."""
+    namespace, service = metrics_namespace_and_service(template)
+    moment = datetime(2025, 3, 1, tzinfo=UTC)
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setattr(measures.metrics, "namespace", namespace)
+        patch.setattr(measures.metrics, "service", service)
+        patch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+        patch.delenv("POWERTOOLS_DEV", raising=False)
+        for status in typing.get_args(measures.JobStatus):
+            measures.job_ended(
+                status=status,
+                error_code="internal" if status == "failed" else None,
+                tier="keyed",
+                queued_at=moment,
+                started_at=moment,
+                finished_at=moment,
+                source_bytes=1,
+                outputs=[("webp", 1)],
+            )
+        for callback_status in typing.get_args(measures.CallbackStatus):
+            measures.callback_attempted(callback_status)
+    return emf.read(printed.getvalue())
+
+
+# AWS's own metrics the template reads: their names, and the dimensions they are published with.
+AWS_METRICS = {
+    "AWS/SQS": ({"QueueName"}, {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}),
+    "AWS/Lambda": ({"FunctionName"}, {"Invocations", "Errors", "Throttles", "ConcurrentExecutions", "Duration"}),
+    "AWS/ApiGateway": ({"ApiName", "Stage"}, {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency"}),
+}
+
+
+def test_every_metric_the_alarms_and_dashboard_read_is_one_the_stack_emits(
+    template: Template, named: Template, emitted: list[emf.Datum]
+) -> None:
+    namespace, _ = metrics_namespace_and_service(template)
+    ours = {(d.namespace, d.name, d.dimensions) for d in emitted}
+    our_schemas = {(d.namespace, d.name, d.dimension_names) for d in emitted}
+    read = metrics_read(template, named)
+    assert {r[1] for r in read} == {namespace, *AWS_METRICS}
+    resources = template.body["Resources"]
+    for where, space, name, dimensions, names in read:
+        if space == namespace:
+            if dimensions is None:
+                assert (space, name, frozenset(names)) in our_schemas, f"{where}: nothing emits {name} by {names}"
+            else:
+                key = (space, name, tuple(sorted(dimensions.items())))
+                assert key in ours, f"{where}: nothing emits {name} with {dimensions}"
+            continue
+        assert dimensions is not None, f"{where}: search AWS metrics by name"
+        expected_names, known = AWS_METRICS[space]
+        assert name in known and names == expected_names, f"{where}: {space} {name} by {names}"
+        if space == "AWS/SQS":
+            queue, attribute = dimensions["QueueName"].strip("<>").split(".")
+            assert resources[queue]["Type"] == "AWS::SQS::Queue" and attribute == "QueueName", where
+        elif space == "AWS/Lambda":
+            assert resources[dimensions["FunctionName"].strip("<>")]["Type"] == FUNCTION, where
+        else:
+            assert dimensions == {"ApiName": template.stack_name, "Stage": "<Api.Stage>"}, where
+    # The API's name is what its metrics' ApiName dimension says.
+    assert resources["Api"]["Properties"]["Name"] == {"Ref": "AWS::StackName"}
+
+
+def test_alarms_read_our_metrics_in_the_namespace_and_service_the_functions_write(template: Template) -> None:
+    namespace, service = metrics_namespace_and_service(template)
+    for lid, alarm in alarms(template).items():
+        assert "Unit" not in alarm, f"{lid}: a Unit other than the emitted one would read no data"
+        if alarm["Namespace"] not in AWS_METRICS:
+            assert alarm["Namespace"] == namespace, lid
+            assert {"Name": "service", "Value": service} in alarm["Dimensions"], lid
+
+
+def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears(template: Template) -> None:
+    assert template.body["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    found = alarms(template)
+    assert len(found) == 7
+    for lid, alarm in found.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], lid
+        assert alarm["TreatMissingData"] == "notBreaching", lid  # no requests, no jobs: nothing wrong
+        assert "Operations" in alarm["AlarmDescription"], f"{lid}: point at what to do"
+
+
+def test_alarms_are_mailed_to_alarm_email_only_when_one_is_given(template: Template) -> None:
+    assert template.parameters["AlarmEmail"] == ""
+    assert template.resources("AWS::SNS::Subscription") == {}
+    given = Template.read("t", {"AlarmEmail": "ops@example.com"})
+    [subscription] = given.resources("AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+
+
+def dead_letter_queues(template: Template) -> set[str]:
+    """Queues that hold what failed: SQS redrive targets and event sources' on-failure destinations."""
+    redrive = {
+        get_att_target(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        for queue in template.resources("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in queue["Properties"]
+    }
+    on_failure = {
+        get_att_target(event["DestinationConfig"]["OnFailure"]["Destination"])
+        for properties in functions(template).values()
+        for event in events(properties, "DynamoDB")
+        if "DestinationConfig" in event
+    }
+    return redrive | on_failure
+
+
+def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template: Template, named: Template) -> None:
+    dlqs = dead_letter_queues(template)
+    assert dlqs == {"JobsDeadLetterQueue", "CallbacksDeadLetterQueue", "ExpiryDeadLetterQueue"}
+    watched = set()
+    for lid, alarm in alarms(template).items():
+        namespace, name, dimensions = alarm_metric(named, alarm)
+        if (namespace, name) != ("AWS/SQS", "ApproximateNumberOfMessagesVisible"):
+            continue
+        assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+            "Maximum",
+            "GreaterThanThreshold",
+            0,
+        ), lid
+        assert alarm["EvaluationPeriods"] == 1, lid
+        watched.add(dimensions["QueueName"].strip("<>").removesuffix(".QueueName"))
+    assert watched == dlqs
+
+
+def test_the_process_function_alarms_on_any_error_and_any_throttle(template: Template, named: Template) -> None:
+    found = {}
+    for lid, alarm in alarms(template).items():
+        namespace, name, dimensions = alarm_metric(named, alarm)
+        if namespace == "AWS/Lambda":
+            assert dimensions == {"FunctionName": "<ProcessFunction>"}, lid
+            found[name] = alarm
+    assert set(found) == {"Errors", "Throttles"}
+    for name, alarm in found.items():
+        assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+            "Sum",
+            "GreaterThanThreshold",
+            0,
+        ), name
+
+
+def test_the_api_alarms_on_its_share_of_5xx_answers(template: Template, named: Template) -> None:
+    [alarm] = [a for a in alarms(template).values() if alarm_metric(named, a)[:2] == ("AWS/ApiGateway", "5XXError")]
+    assert alarm["Statistic"] == "Average"  # 5XXError is 1 per 5xx answer and 0 otherwise: its average is the share
+    assert 0 < float(alarm["Threshold"]) <= 0.05
+
+
+def test_job_latency_alarms_on_the_95th_percentile_of_job_duration(template: Template) -> None:
+    [alarm] = [a for a in alarms(template).values() if a["MetricName"] == measures.JOB_DURATION]
+    assert alarm["ExtendedStatistic"] == "p95"
+    assert alarm["Threshold"] == {"Ref": "JobLatencyAlarmMilliseconds"}
+    timeout_ms = 1000 * int(template.function_properties("ProcessFunction")["Timeout"])
+    assert int(template.parameters["JobLatencyAlarmMilliseconds"]) < timeout_ms
+
+
+def test_the_dashboard_shows_every_alarm(template: Template, named: Template) -> None:
+    [widget] = [w for w in dashboard(named)["widgets"] if w["type"] == "alarm"]
+    assert set(widget["properties"]["alarms"]) == {f"<{lid}.Arn>" for lid in alarms(template)}
+
+
 # ---- layout -----------------------------------------------------------------------------------
 
 
@@ -317,7 +663,7 @@ def test_template_sections_follow_the_house_order() -> None:
     assert order == ["Parameters", "Globals", "Resources", "Outputs"]
 
 
-def test_resources_are_grouped_storage_queues_bus_layers_functions_rules(template: Template) -> None:
+def test_resources_are_grouped_storage_queues_bus_layers_functions_rules_alarms(template: Template) -> None:
     group = {
         "AWS::S3::Bucket": 0,
         "AWS::S3::BucketPolicy": 0,
@@ -326,12 +672,19 @@ def test_resources_are_grouped_storage_queues_bus_layers_functions_rules(templat
         "AWS::SQS::QueuePolicy": 1,
         "AWS::Events::EventBus": 2,
         "AWS::Serverless::LayerVersion": 3,
+        "AWS::Logs::LogGroup": 4,  # the functions' and the API's logs, and the API's logging role
+        "AWS::IAM::Role": 4,
+        "AWS::ApiGateway::Account": 4,
         "AWS::Serverless::Api": 4,
         "AWS::ApiGateway::UsagePlan": 4,  # the Api's, beside it
         "AWS::ApiGateway::ApiKey": 4,
         "AWS::ApiGateway::UsagePlanKey": 4,
         "AWS::Serverless::Function": 4,
         "AWS::Events::Rule": 5,
+        "AWS::SNS::Topic": 6,
+        "AWS::SNS::Subscription": 6,
+        "AWS::CloudWatch::Alarm": 6,
+        "AWS::CloudWatch::Dashboard": 6,
     }
     types = [resource["Type"] for resource in template.body["Resources"].values()]
     assert set(types) <= set(group), f"place {set(types) - set(group)} in the house order"
