@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 
 from imagejobs import net
 from imagejobs.observability import logger
-from imagejobs.services import views
+from imagejobs.services import measures, views
 from imagejobs.settings import get_settings
 from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS, BatchCallback, JobCallback, Subject
 from imagejobs.store import repository
@@ -114,6 +114,7 @@ def deliver(event_id: str, detail_type: str, subject: Subject, attempt: int) -> 
         "callback attempt", extra={"event": event_id, "attempt": attempt, "status": status, "outcome": result.outcome}
     )
     delivery.record(status, attempt)
+    measures.callback_attempted(status)
     if status == "pending":
         scheduled = settings.callback_retry_delays[min(attempt, len(settings.callback_retry_delays)) - 1]
         return min(max(scheduled, result.retry_after or 0), SQS_LONGEST_DELAY)

@@ -4,9 +4,7 @@ behind. This consumer loads no codecs."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from imagejobs.observability import logger, metrics
+from imagejobs.observability import logger
 from imagejobs.services import endings
 from imagejobs.store import queue, repository, storage
 from imagejobs.store.records import JobRecord
@@ -44,5 +42,4 @@ def _fail_unfinished(tenant_id: str, job_id: str) -> None:
         return
     if job.error is not None:
         logger.warning("job failed from the dead-letter queue", extra={"code": job.error.code})
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     endings.announce(job)

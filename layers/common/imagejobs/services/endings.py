@@ -3,7 +3,7 @@ follows when it was the last). Shared by the processor and the dead-letter queue
 
 from __future__ import annotations
 
-from imagejobs.services import views
+from imagejobs.services import measures, views
 from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
 from imagejobs.store import bus, repository
 from imagejobs.store.records import JobRecord
@@ -14,6 +14,16 @@ def announce(job: JobRecord) -> None:
     if not job.notified:
         bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
         job = repository.save_job(job.announced())
+        measures.job_ended(
+            status="succeeded" if job.status == "succeeded" else "failed",
+            error_code=job.error.code if job.error else None,
+            tier=job.tier,
+            queued_at=job.queued_at or job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at or job.created_at,
+            source_bytes=job.source.bytes,
+            outputs=[(output.format, output.bytes) for output in job.outputs],
+        )
     _count_into_batch(job)
 
 

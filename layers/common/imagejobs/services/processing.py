@@ -71,7 +71,6 @@ def run_job(tenant_id: str, job_id: str, deadline: Deadline, delivery: queue.Del
         if ended is None:
             return
         job = ended
-        metrics.add_metric(name=f"Jobs{job.status.capitalize()}", unit=MetricUnit.Count, value=1)
     endings.announce(job)
 
 

@@ -77,6 +77,7 @@ class JobRecord(JobState, _Record):
     request: StoredRequest
     outputs: list[StoredOutput] = Field(default_factory=list)
     batch_id: str | None = None
+    queued_at: datetime | None = None  # when its upload landed, for a job that waited for one
     notified: bool = False  # its Job Succeeded/Failed event was published
     version: int = 0
 
@@ -91,7 +92,7 @@ class JobRecord(JobState, _Record):
 
     def queued(self) -> JobRecord:
         """Its upload landed: it can run."""
-        return self._move("queued", "queued")
+        return self._move("queued", "queued", queued_at=now())
 
     def started(self) -> JobRecord:
         """A worker took it (again, when an earlier attempt died)."""
