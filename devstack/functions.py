@@ -88,10 +88,16 @@ class Function:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Simulates Lambda stopping every invocation of this function midway (IMAGEJOBS_KILL locally).
     kill: str | None = None
+    _idle: list[ModuleType] = field(default_factory=list)  # warm instances, not busy
 
     def load(self) -> None:
+        self.module = self._instance()
+        self._idle.append(self.module)
+
+    def _instance(self) -> ModuleType:
+        """The handler's module, loaded anew: one more warm instance of the function."""
         code_uri = ROOT / self.properties["CodeUri"]
-        module_name, _, attribute = self.properties["Handler"].rpartition(".")
+        module_name, _, self._attribute = self.properties["Handler"].rpartition(".")
         spec = importlib.util.spec_from_file_location(
             f"devstack_fn_{self.logical_id}", code_uri / f"{module_name.replace('.', '/')}.py"
         )
@@ -99,22 +105,27 @@ class Function:
             raise TemplateError(f"{self.logical_id}: cannot load {code_uri}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        self.module = module
-        self._attribute = attribute
+        return module
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        """Runs the real handler on `event`, one event at a time, as one warm instance would."""
-        if self.module is None:
-            self.load()
-        handler: Handler = getattr(self.module, self._attribute)
+        """Runs the real handler on `event` in a warm instance that is not busy, or a new one, as Lambda
+        does: one event at a time per instance, as many instances as there are events at once."""
+        with self.lock:
+            if self.module is None:
+                self.load()
+            module = self._idle.pop() if self._idle else self._instance()
+        handler: Handler = getattr(module, self._attribute)
         context = LambdaContext(
             function_name=self.logical_id,
             memory_limit_in_mb=int(self.properties.get("MemorySize", 128)),
             timeout_s=int(self.properties.get("Timeout", 3)),
             kill=self.kill,
         )
-        with self.lock:
+        try:
             return handler(event, context)
+        finally:
+            with self.lock:
+                self._idle.append(module)
 
 
 def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource], list[StreamSource]]:

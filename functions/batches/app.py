@@ -36,8 +36,8 @@ def create_batch(
     security=api.KEYED,
     responses=api.responses(200, "The batch", 401, 404, 429),
 )
-def get_batch(caller: api.KeyedCaller, batch_id: str) -> BatchDocument:
-    return batches.get_batch(caller.tenant_id, batch_id)
+def get_batch(caller: api.KeyedCaller, batch_id: str, wait: api.Wait = 0) -> BatchDocument:
+    return batches.get_batch(caller.tenant_id, batch_id, wait)
 
 
 app = api.resolver(router)

@@ -17,8 +17,8 @@ router = Router()
     security=api.KEYED,
     responses=api.responses(200, "The job", 401, 404, 429),
 )
-def get_job(caller: api.AnyCaller, job_id: str) -> JobDocument:
-    return jobs.get_job(caller.tenant_id, job_id)
+def get_job(caller: api.AnyCaller, job_id: str, wait: api.Wait = 0) -> JobDocument:
+    return jobs.get_job(caller.tenant_id, job_id, wait)
 
 
 app = api.resolver(router)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import requests
@@ -156,3 +158,47 @@ def test_another_tenant_cannot_read_retry_delete_or_list_a_job(
     assert other_tenant.request("DELETE", f"/jobs/{failed['id']}").status_code == 404
     assert failed["id"] not in [j["id"] for j in other_tenant.get("/jobs", params={"limit": 100}).json()["jobs"]]
     assert tenant.get(f"/jobs/{failed['id']}").json()["status"] == "failed"
+
+
+def test_a_waiting_read_answers_as_soon_as_the_job_ends(tenant: Client, stack: Stack) -> None:
+    # GIVEN a queued job, and the processor running it a second from now
+    created = tenant.post("/jobs", {"source": {"upload_id": upload(tenant, images.jpeg(16, 16))}, "outputs": OUTPUTS})
+    ended_at: list[float] = []
+
+    def run_later() -> None:
+        time.sleep(1)
+        drain(stack)
+        ended_at.append(time.monotonic())
+
+    runner = threading.Thread(target=run_later)
+    runner.start()
+
+    # WHEN the client reads it, waiting up to 15 s
+    asked = time.monotonic()
+    answer = tenant.get(f"/jobs/{created.json()['id']}", params={"wait": 15})
+    answered = time.monotonic()
+    runner.join()
+
+    # THEN the answer is the ended job, given within a moment of its end, long before the 15 s
+    assert (answer.status_code, answer.json()["status"]) == (200, "succeeded")
+    assert answered - asked < 10
+    assert answered - ended_at[0] < 2
+
+
+def test_a_waiting_read_of_a_job_that_does_not_end_answers_when_the_wait_is_over(tenant: Client) -> None:
+    created = tenant.post(
+        "/jobs", {"source": {"upload": {"filename": "a.jpg", "content_type": "image/jpeg"}}, "outputs": OUTPUTS}
+    )
+
+    asked = time.monotonic()
+    answer = tenant.get(f"/jobs/{created.json()['id']}", params={"wait": 2})
+
+    assert (answer.status_code, answer.json()["status"]) == (200, "awaiting_upload")
+    assert 2 <= time.monotonic() - asked < 6
+
+
+@pytest.mark.parametrize("wait", [-1, 21, "soon"])
+def test_a_wait_outside_0_to_20_seconds_names_the_parameter(tenant: Client, wait: object) -> None:
+    response = tenant.get("/jobs/job_01KAZ5Y0000000000000000003", params={"wait": wait})
+
+    assert (response.status_code, response.json()["error"]["details"][0]["path"]) == (422, "wait")

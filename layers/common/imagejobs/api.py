@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import DependencyResolutionError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError as PowertoolsValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.request import Request
 
 from imagejobs import __version__
@@ -36,6 +36,16 @@ CORS = CORSConfig(
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=255, description="the same key and body within a day: the same answer"),
+]
+# `?wait=N` on reads of things that end (a job, a batch): answer when it ends, or after N seconds.
+Wait = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=20,
+        description="Seconds to wait for it to end before answering (at most 20): the answer comes as soon as it "
+        "has ended, or when they have passed, whichever is first.",
+    ),
 ]
 # Every route but the public ones: the key in X-API-Key, or as a bearer token.
 KEYED: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from imagejobs.caller import Caller
 from imagejobs.errors import ImageJobsError, NotFoundError
 from imagejobs.ids import new_id
-from imagejobs.services import creation, idempotency, views
+from imagejobs.services import creation, idempotency, views, waiting
 from imagejobs.spec.documents import BatchCreated, BatchDocument
 from imagejobs.spec.requests import BatchRequest
 from imagejobs.store import repository
@@ -53,8 +53,13 @@ def _create_batch(caller: Caller, request: BatchRequest) -> BatchCreated:
     return BatchCreated(batch_id=batch.id, job_ids=job_ids)
 
 
-def get_batch(tenant_id: str, batch_id: str) -> BatchDocument:
-    batch = repository.get_batch(tenant_id, batch_id)
+def get_batch(tenant_id: str, batch_id: str, wait_seconds: float = 0) -> BatchDocument:
+    """The batch, as soon as it has completed or when `wait_seconds` have passed (whichever is first)."""
+    batch = waiting.wait_for(
+        lambda: repository.get_batch(tenant_id, batch_id),
+        lambda batch: batch is None or batch.completed_at is not None,
+        wait_seconds,
+    )
     if batch is None:
         raise NotFoundError(f"no batch {batch_id}")
     return views.batch_document(batch)

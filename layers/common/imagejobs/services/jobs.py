@@ -8,6 +8,7 @@ import re
 from typing import get_args
 
 from imagejobs.errors import ConflictError, MalformedRequestError, NotFoundError
+from imagejobs.services import waiting
 from imagejobs.services.views import job_document
 from imagejobs.spec.documents import JobDocument, JobList, JobStatus
 from imagejobs.store import queue, repository, storage
@@ -15,8 +16,11 @@ from imagejobs.store import queue, repository, storage
 JOB_ID = re.compile(r"job_[0-9A-Z]{26}")
 
 
-def get_job(tenant_id: str, job_id: str) -> JobDocument:
-    job = repository.get_job(tenant_id, job_id)
+def get_job(tenant_id: str, job_id: str, wait_seconds: float = 0) -> JobDocument:
+    """The job, as soon as it has ended or when `wait_seconds` have passed (whichever is first)."""
+    job = waiting.wait_for(
+        lambda: repository.get_job(tenant_id, job_id), lambda job: job is None or job.finished, wait_seconds
+    )
     if job is None:
         raise NotFoundError(f"no job {job_id}")
     return job_document(job)
