@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
@@ -71,7 +72,84 @@ def document() -> str:
             "bearer": HTTPBearer(description="Authorization: Bearer <API key>"),
         },
     )
-    return json.dumps(json.loads(schema), indent=2, sort_keys=True) + "\n"
+    return json.dumps(polished(json.loads(schema)), indent=2, sort_keys=True) + "\n"
+
+
+def polished(document: dict[str, Any]) -> dict[str, Any]:
+    """The framework's document as an API's: every error in the API's own error body, a one-value
+    `enum` where Powertools wrote `const` (which common client generators mishandle in unions), the
+    headers every answer carries, and the callbacks as OpenAPI 3.1 `webhooks`."""
+    schemas = document["components"]["schemas"]
+    for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    document = _rewritten(document)
+    document["components"]["headers"] = {
+        "Version": {"description": "The API's version", "schema": {"type": "string", "example": __version__}},
+        "RetryAfter": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}},
+    }
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                headers = {"X-Imagejobs-Version": {"$ref": "#/components/headers/Version"}}
+                if status == "429":
+                    headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
+                response["headers"] = headers
+    _, definitions = models_json_schema(
+        [(model, "serialization") for model in (events.JobCallback, events.BatchCallback)],
+        ref_template="#/components/schemas/{model}",
+    )
+    for name, definition in _rewritten(definitions["$defs"]).items():
+        schemas.setdefault(name, definition)
+    document["webhooks"] = {
+        "jobEnded": _webhook("job.succeeded or job.failed: a job with a `callback_url` has ended", "JobCallback"),
+        "batchCompleted": _webhook(
+            "batch.completed: every job of a batch with a `callback_url` has ended", "BatchCallback"
+        ),
+    }
+    return document
+
+
+def _webhook(summary: str, body: str) -> dict[str, Any]:
+    """A callback as OpenAPI describes one: POSTed to the callback URL, signed per Standard Webhooks."""
+    signed = {
+        "webhook-id": "The message's id, the same on every retry of it: deduplicate on it",
+        "webhook-timestamp": "Unix seconds when it was signed: refuse an old one",
+        "webhook-signature": "`v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` with the tenant's "
+        "`whsec_` secret",
+    }
+    return {
+        "post": {
+            "summary": summary,
+            "operationId": body[0].lower() + body[1:],
+            "tags": ["Callbacks"],
+            "parameters": [
+                {"name": name, "in": "header", "required": True, "description": text, "schema": {"type": "string"}}
+                for name, text in signed.items()
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+            },
+            "responses": {
+                "2XX": {"description": "Delivered"},
+                "410": {"description": "Gone: no more deliveries of this callback"},
+                "default": {"description": "Retried later, with growing delays, for at least 24 hours"},
+            },
+        }
+    }
+
+
+def _rewritten(value: Any) -> Any:
+    """`const` as a one-value `enum`, and the framework's validation error as the API's error body."""
+    if isinstance(value, dict):
+        if value.get("$ref") == "#/components/schemas/HTTPValidationError":
+            return {"$ref": "#/components/schemas/ErrorBody"}
+        if "const" in value:
+            value = {**{k: v for k, v in value.items() if k != "const"}, "enum": [value["const"]]}
+        return {key: _rewritten(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rewritten(item) for item in value]
+    return value
 
 
 def main() -> int:

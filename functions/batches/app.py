@@ -17,6 +17,8 @@ router = Router()
 
 @router.post(
     "/batches",
+    operation_id="createBatch",
+    tags=["Batches"],
     status_code=202,
     summary="Create up to 100 jobs that share one callback",
     security=api.KEYED,
@@ -32,6 +34,8 @@ def create_batch(
 
 @router.get(
     "/batches/<batch_id>",
+    operation_id="getBatch",
+    tags=["Batches"],
     summary="A batch: its status, counts and jobs",
     security=api.KEYED,
     responses=api.responses(200, "The batch", 401, 404, 429),

@@ -10,17 +10,38 @@ from imagejobs.spec import catalogue
 router = Router()
 
 
-@router.get("/formats", summary="The formats read and written, and their options", description=catalogue.PUBLIC)
+@router.get(
+    "/formats",
+    operation_id="listFormats",
+    tags=["Catalogue"],
+    responses=api.responses(200, "The catalogue"),
+    summary="The formats read and written, and their options",
+    description=catalogue.PUBLIC,
+)
 def formats() -> catalogue.FormatCatalogue:
     return catalogue.format_catalogue()
 
 
-@router.get("/operations", summary="The operations, each with its JSON schema", description=catalogue.PUBLIC)
+@router.get(
+    "/operations",
+    operation_id="listOperations",
+    tags=["Catalogue"],
+    responses=api.responses(200, "The catalogue"),
+    summary="The operations, each with its JSON schema",
+    description=catalogue.PUBLIC,
+)
 def operations() -> catalogue.OperationCatalogue:
     return catalogue.operation_catalogue()
 
 
-@router.get("/presets", summary="The presets, with the outputs they stand for", description=catalogue.PUBLIC)
+@router.get(
+    "/presets",
+    operation_id="listPresets",
+    tags=["Catalogue"],
+    responses=api.responses(200, "The catalogue"),
+    summary="The presets, with the outputs they stand for",
+    description=catalogue.PUBLIC,
+)
 def presets() -> catalogue.PresetCatalogue:
     return catalogue.preset_catalogue()
 

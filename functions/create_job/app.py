@@ -17,6 +17,8 @@ router = Router()
 
 @router.post(
     "/jobs",
+    operation_id="createJob",
+    tags=["Jobs"],
     status_code=202,
     summary="Create a job: a source and its outputs (or a preset)",
     security=api.KEYED,

@@ -13,6 +13,8 @@ router = Router()
 
 @router.delete(
     "/jobs/<job_id>",
+    operation_id="deleteJob",
+    tags=["Jobs"],
     status_code=204,
     summary="Remove a job and its stored images now",
     security=api.KEYED,

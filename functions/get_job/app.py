@@ -13,6 +13,8 @@ router = Router()
 
 @router.get(
     "/jobs/<job_id>",
+    operation_id="getJob",
+    tags=["Jobs"],
     summary="A job, with fresh download links for its outputs",
     security=api.KEYED,
     responses=api.responses(200, "The job", 401, 404, 429),

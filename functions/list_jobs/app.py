@@ -16,6 +16,8 @@ router = Router()
 
 @router.get(
     "/jobs",
+    operation_id="listJobs",
+    tags=["Jobs"],
     summary="The tenant's jobs, newest first",
     security=api.KEYED,
     responses=api.responses(200, "A page of jobs", 400, 401, 422, 429),

@@ -27,7 +27,12 @@ DOCS = """<!doctype html>
 router = Router()
 
 
-@router.get("/health", summary="The version, and whether the table and bucket answer (503 when not)")
+@router.get(
+    "/health",
+    operation_id="getHealth",
+    tags=["Meta"],
+    summary="The version, and whether the table and bucket answer (503 when not)",
+)
 def get_health() -> Response[health.Health]:
     report = health.check()
     status = 200 if report.status == "ok" else 503

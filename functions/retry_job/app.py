@@ -13,6 +13,8 @@ router = Router()
 
 @router.post(
     "/jobs/<job_id>/retry",
+    operation_id="retryJob",
+    tags=["Jobs"],
     status_code=202,
     summary="Run a failed job again",
     security=api.KEYED,

@@ -17,6 +17,8 @@ router = Router()
 
 @router.post(
     "/uploads",
+    operation_id="createUpload",
+    tags=["Uploads"],
     status_code=201,
     summary="A presigned form to upload an image straight to S3",
     security=api.KEYED,

@@ -4,6 +4,7 @@ the docs page, CORS for browsers and the version header on every answer."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,25 @@ def test_an_answer_api_gateway_makes_itself_carries_cors_and_the_error_body(stac
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert json.loads(response.text)["error"]["code"] == "unauthorized"
+
+
+def test_the_openapi_document_reads_like_an_api_not_a_framework() -> None:
+    document = json.loads((ROOT / "functions" / "meta" / "openapi.json").read_text())
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    text = json.dumps(document)
+
+    assert all(re.fullmatch(r"[a-z]+[A-Za-z]*", op["operationId"]) for op in operations)
+    assert {"createJob", "getJob", "listJobs", "retryJob", "deleteJob", "createUpload", "createBatch", "getBatch"} <= {
+        op["operationId"] for op in operations
+    }
+    assert all(op["tags"] for op in operations)
+    assert '"const"' not in text and "HTTPValidationError" not in text
+    for op in operations:
+        for status, response in op["responses"].items():
+            assert "X-Imagejobs-Version" in response["headers"]
+            assert ("Retry-After" in response["headers"]) == (status == "429")
+            if status.startswith(("4", "5")):
+                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert set(document["webhooks"]) == {"jobEnded", "batchCompleted"}
+    headers = {p["name"] for p in document["webhooks"]["jobEnded"]["post"]["parameters"]}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
