@@ -1,5 +1,6 @@
 """The API about itself: health, the OpenAPI document (served, and equal to what the code makes),
-the docs page, CORS for browsers and the version header on every answer."""
+the docs and playground pages and their assets, CORS for browsers and the version header on every
+answer, API Gateway's own included."""
 
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ def test_the_served_openapi_document_is_3_1_and_describes_every_route_of_the_tem
         (event["Properties"]["Method"].lower(), event["Properties"]["Path"])
         for lid in stack.template.resources("AWS::Serverless::Function")
         for event in stack.template.function_properties(lid).get("Events", {}).values()
-        if event["Type"] == "Api"
+        if event["Type"] == "Api" and event["Properties"]["Method"] != "options"
     }
     documented = {(method, path) for path, item in document["paths"].items() for method in item}
-    assert documented == template_routes - {("get", "/openapi.json"), ("get", "/docs")}
+    pages = {("get", "/openapi.json"), ("get", "/docs")}
+    assert documented == template_routes - pages
     create = document["paths"]["/jobs"]["post"]
     assert "202" in create["responses"] and "422" in create["responses"]
     assert create["security"] == [{"apiKey": []}, {"bearer": []}]
@@ -61,17 +63,34 @@ def test_the_docs_page_loads_the_document(stack: Stack) -> None:
     assert 'url: "openapi.json"' in page.text
 
 
-@pytest.mark.parametrize("path", ["/jobs", "/uploads", "/jobs/job_01M7YA9N5BT8MD9QV08S0WDDEP"])
-def test_a_browser_preflight_is_answered_with_the_templates_cors(stack: Stack, path: str) -> None:
+def test_large_answers_are_gzipped_for_clients_that_accept_it(stack: Stack) -> None:
+    bundle = requests.get(f"{stack.api_url}/openapi.json", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    plain = requests.get(f"{stack.api_url}/openapi.json", headers={"Accept-Encoding": "identity"}, timeout=10)
+    small = requests.get(f"{stack.api_url}/health", headers={"Accept-Encoding": "gzip"}, timeout=10)
+
+    assert bundle.headers["Content-Encoding"] == "gzip"
+    assert int(bundle.headers["Content-Length"]) < len(bundle.content) / 2
+    assert bundle.text == plain.text
+    assert "Content-Encoding" not in plain.headers
+    assert "Content-Encoding" not in small.headers
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/uploads", "/jobs/job_01M7YA9N5BT8MD9QV08S0WDDEP", "/formats"])
+def test_a_browser_preflight_is_answered_with_cors_and_the_version(stack: Stack, path: str) -> None:
     response = requests.options(
         f"{stack.api_url}{path}",
         headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
         timeout=10,
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert "X-API-Key" in response.headers["Access-Control-Allow-Headers"]
+    assert {"X-API-Key", "Authorization", "Idempotency-Key", "Content-Type"} <= set(
+        response.headers["Access-Control-Allow-Headers"].split(",")
+    )
+    assert set(response.headers["Access-Control-Allow-Methods"].split(",")) == {"DELETE", "GET", "OPTIONS", "POST"}
+    assert response.headers["Access-Control-Max-Age"] == "3600"
+    assert response.headers["X-Imagejobs-Version"] == __version__
 
 
 @pytest.mark.parametrize(
@@ -93,9 +112,17 @@ def test_every_answer_carries_the_version_and_cors_headers(
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_an_answer_api_gateway_makes_itself_carries_cors_and_the_error_body(stack: Stack) -> None:
-    response = requests.get(f"{stack.api_url}/jobs", headers={"Origin": "https://app.example"}, timeout=10)
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [("GET", "/jobs", 401, "unauthorized"), ("GET", "/nowhere", 404, "not_found"), ("PUT", "/jobs", 404, "not_found")],
+)
+def test_an_answer_api_gateway_makes_itself_carries_cors_the_version_and_the_error_body(
+    stack: Stack, method: str, path: str, status: int, code: str
+) -> None:
+    response = requests.request(method, f"{stack.api_url}{path}", headers={"Origin": "https://app.example"}, timeout=10)
 
-    assert response.status_code == 401
+    assert response.status_code == status
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert json.loads(response.text)["error"]["code"] == "unauthorized"
+    assert response.headers["X-Imagejobs-Version"] == __version__
+    assert set(response.headers["Access-Control-Expose-Headers"].split(",")) == {"X-Imagejobs-Version", "Retry-After"}
+    assert json.loads(response.text)["error"]["code"] == code
