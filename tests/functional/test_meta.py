@@ -5,8 +5,10 @@ answer, API Gateway's own included."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -37,7 +39,7 @@ def test_the_served_openapi_document_is_3_1_and_describes_every_route_of_the_tem
         if event["Type"] == "Api" and event["Properties"]["Method"] != "options"
     }
     documented = {(method, path) for path, item in document["paths"].items() for method in item}
-    pages = {("get", "/openapi.json"), ("get", "/docs")}
+    pages = {("get", "/openapi.json"), ("get", "/docs"), ("get", "/playground"), ("get", "/static/{name}")}
     assert documented == template_routes - pages
     create = document["paths"]["/jobs"]["post"]
     assert "202" in create["responses"] and "422" in create["responses"]
@@ -55,17 +57,72 @@ def test_the_committed_openapi_document_matches_the_code() -> None:
     assert check.returncode == 0, check.stderr
 
 
-def test_the_docs_page_loads_the_document(stack: Stack) -> None:
-    page = requests.get(f"{stack.api_url}/docs", timeout=10)
+def linked(page: str) -> list[str]:
+    return re.findall(r'(?:src|href|data-spec)="([^"]+)"', page)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/", "/playground", "/playground/"])
+def test_a_page_links_only_its_own_assets_relative_to_where_it_is_served(stack: Stack, path: str) -> None:
+    url = f"{stack.api_url}{path}"
+    page = requests.get(url, timeout=10)
 
     assert page.status_code == 200
-    assert page.headers["Content-Type"].startswith("text/html")
-    assert 'url: "openapi.json"' in page.text
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    links = linked(page.text)
+    assert links, page.text
+    for link in links:
+        assert "//" not in link, f"{link}: another host"
+        target = urljoin(url, link)
+        assert target.startswith(f"{stack.api_url}/"), target
+        answer = requests.get(target, timeout=10)
+        assert answer.status_code == 200, target
+        if "/static/" in target:
+            assert answer.headers["Content-Type"] in ("text/javascript; charset=utf-8", "text/css; charset=utf-8")
+            assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_the_docs_page_runs_swagger_ui_from_the_stack_on_the_document(stack: Stack) -> None:
+    page = requests.get(f"{stack.api_url}/docs", timeout=10).text
+
+    assert 'data-spec="openapi.json"' in page
+    script = requests.get(urljoin(f"{stack.api_url}/docs", linked(page)[-1]), timeout=10).text
+    assert "SwaggerUIBundle(" in script
+    assert "validatorUrl: null" in script  # Swagger UI would ask validator.swagger.io otherwise
+    bundle = requests.get(f"{stack.api_url}/static/swagger-ui.js", timeout=10)
+    assert bundle.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert "SwaggerUIBundle" in bundle.text
+
+
+def test_an_asset_is_kept_until_it_changes_and_revalidated_by_its_etag(stack: Stack) -> None:
+    current = requests.get(f"{stack.api_url}/static/playground.js", timeout=10)
+    version = current.headers["ETag"].strip('"')
+
+    pinned = requests.get(f"{stack.api_url}/static/playground.js?v={version}", timeout=10)
+    stale = requests.get(f"{stack.api_url}/static/playground.js?v=0123456789abcdef", timeout=10)
+    again = requests.get(
+        f"{stack.api_url}/static/playground.js", headers={"If-None-Match": current.headers["ETag"]}, timeout=10
+    )
+
+    assert current.headers["Cache-Control"] == "no-cache"
+    assert pinned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert stale.headers["Cache-Control"] == "no-cache"  # an old page's link gets today's file, not kept
+    assert (again.status_code, again.text, again.headers["ETag"]) == (304, "", current.headers["ETag"])
+    assert again.headers["X-Imagejobs-Version"] == __version__
+
+
+@pytest.mark.parametrize("name", ["nope.js", "docs.html", "..%2Fapp.py", "openapi.json"])
+def test_only_the_pages_assets_are_served_as_static_files(stack: Stack, name: str) -> None:
+    response = requests.get(f"{stack.api_url}/static/{name}", timeout=10)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_large_answers_are_gzipped_for_clients_that_accept_it(stack: Stack) -> None:
-    bundle = requests.get(f"{stack.api_url}/openapi.json", headers={"Accept-Encoding": "gzip"}, timeout=10)
-    plain = requests.get(f"{stack.api_url}/openapi.json", headers={"Accept-Encoding": "identity"}, timeout=10)
+    bundle = requests.get(f"{stack.api_url}/static/swagger-ui.js", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    plain = requests.get(f"{stack.api_url}/static/swagger-ui.js", headers={"Accept-Encoding": "identity"}, timeout=10)
     small = requests.get(f"{stack.api_url}/health", headers={"Accept-Encoding": "gzip"}, timeout=10)
 
     assert bundle.headers["Content-Encoding"] == "gzip"
