@@ -12,8 +12,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH for the functions; the layers are built by scripts/build-layer.sh.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help run demo admin test unit openapi fuzz-api lint build deploy clean
+.PHONY: help run demo admin test unit openapi fuzz-api lint browser build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,7 +28,7 @@ demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make
 admin: $(VENV)/.installed  ## tenants and keys: make admin ARGS="tenants create acme" [STACK=<deployed stack>]
 	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.services.admin --stack $(STACK),devstack.admin) $(ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint  ## lint, sam build (no container), every test
+test: $(VENV)/.installed $(SAM_VENV)/.installed browser lint  ## lint, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)
@@ -46,6 +47,14 @@ lint: $(VENV)/.installed  ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The browser tests (tests/e2e/test_browser.py) drive headless Chromium: the system's when there is
+# one (Debian's package, through apt-get), else the build Playwright downloads.
+browser: $(VENV)/.installed  ## Chromium for the browser tests (apt-get's, or Playwright's own download)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  if command -v apt-get >/dev/null; then \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else $(PY) -m playwright install chromium; fi
 
 .PHONY: bench
 bench: $(VENV)/.installed  ## sharp, Pillow and the engine side by side (~6 min); writes bench/results/latest.md
