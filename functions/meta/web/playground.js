@@ -107,11 +107,19 @@ function fits(branch, raw) {
 }
 
 /** A value of the JSON request from what was typed, by the branch it fits. */
-function parse(branches_, raw) {
-  const branch = branches_.find((candidate) => fits(candidate, raw)) || branches_[0];
+function parse(alternatives, raw) {
+  const branch = alternatives.find((candidate) => fits(candidate, raw)) || alternatives[0];
   if (branch.type === "integer" || branch.type === "number") return Number(raw);
   if (branch.type === "array") return raw.split(",").map((item) => Number(item.trim()));
   return raw;
+}
+
+/** The control a property gets: a select, a checkbox, a number input, or text (checked against the schema). */
+function kindOf(only) {
+  if (only?.enum) return "enum";
+  if (only?.type === "boolean") return "boolean";
+  if (only?.type === "integer" || only?.type === "number") return "number";
+  return "text";
 }
 
 /** One form field for one property of a schema: its control, hint and error, and its value. */
@@ -123,9 +131,10 @@ class Field {
     this.branches = branches(schema);
     const id = uniqueId(name);
     const only = this.branches.length === 1 ? this.branches[0] : null;
-    this.kind = only?.enum ? "enum" : only?.type === "boolean" ? "boolean" : only && ["integer", "number"].includes(only.type) ? "number" : "text";
-    const rules = this.kind === "text" && this.branches.some((b) => b.type !== "string") // numbers or lists as text
-      ? `Give ${this.branches.map(rule).join(", or ")}.` : "";
+    this.kind = kindOf(only);
+    // numbers or lists typed as text: say what they may be
+    const typed = this.kind === "text" && this.branches.some((branch) => branch.type !== "string");
+    const rules = typed ? `Give ${this.branches.map(rule).join(", or ")}.` : "";
     const hint = [schema.description, rules].filter(Boolean).join(" ");
     this.input = this.control(id, only);
     this.error = el("p", { class: "error", id: `${id}-error`, hidden: true });
@@ -135,7 +144,6 @@ class Field {
     this.node = this.kind === "boolean"
       ? el("div", { class: "field checkbox" }, this.input, label, hintNode, this.error)
       : el("div", { class: "field" }, label, this.input, hintNode, this.error);
-    this.node.field = this;
     this.input.addEventListener("input", () => this.check());
     this.input.addEventListener("change", () => this.check());
   }
@@ -144,24 +152,30 @@ class Field {
     const fallback = this.schema.default;
     if (this.kind === "enum") {
       const select = el("select", { id, required: this.required });
-      if (fallback === undefined || fallback === null) select.append(el("option", { value: "" }, this.required ? "Choose…" : "—"));
-      for (const value of only.enum) select.append(el("option", { value, selected: value === fallback }, String(value)));
+      if (fallback === undefined || fallback === null) {
+        select.append(el("option", { value: "" }, this.required ? "Choose…" : "—"));
+      }
+      for (const value of only.enum) {
+        select.append(el("option", { value, selected: value === fallback }, String(value)));
+      }
       return select;
     }
     if (this.kind === "boolean") return el("input", { id, type: "checkbox", checked: fallback === true });
-    const placeholder = fallback ?? (this.branches.find((b) => b.examples)?.examples[0]);
+    const placeholder = fallback ?? this.branches.find((branch) => branch.examples)?.examples[0];
     if (this.kind === "number") {
       const low = only.minimum ?? only.exclusiveMinimum;
       const high = only.maximum ?? only.exclusiveMaximum;
+      const whole = only.type === "integer";
       return el("input", {
-        id, type: "number", required: this.required, min: low, max: high,
-        step: only.type === "integer" ? 1 : "any", placeholder, inputmode: only.type === "integer" ? "numeric" : "decimal",
+        id, type: "number", required: this.required, min: low, max: high, placeholder,
+        step: whole ? 1 : "any", inputmode: whole ? "numeric" : "decimal",
       });
     }
-    const longest = Math.max(...this.branches.map((b) => b.maxLength ?? 0));
+    const strings = this.branches.every((branch) => branch.type === "string");
+    const longest = Math.max(...this.branches.map((branch) => branch.maxLength ?? 0));
     return el("input", {
-      id, type: "text", required: this.required, placeholder: placeholder === undefined ? undefined : String(placeholder),
-      maxlength: longest > 0 && this.branches.every((b) => b.type === "string") ? longest : undefined, spellcheck: "false",
+      id, type: "text", required: this.required, placeholder, spellcheck: "false",
+      maxlength: strings && longest > 0 ? longest : undefined,
     });
   }
 
@@ -323,18 +337,23 @@ function collect(uploadId) {
   }
   body.outputs = [...$("outputs").children].map((item, i) => {
     const { nameField, formatField, optionFields, operations, error } = item.output;
-    item.querySelector("legend").textContent = `Output ${i + 1}`;
-    places.set(`outputs[${i}]`, { showError: (message) => showBlockError(error, message), focus: () => nameField.focus() });
+    places.set(`outputs[${i}]`, {
+      showError: (message) => showBlockError(error, message),
+      focus: () => nameField.focus(),
+    });
     const output = {};
     for (const field of [nameField, formatField, ...optionFields]) {
       places.set(`outputs[${i}].${field.name}`, field);
       const value = field.value();
       if (value !== undefined) output[field.name] = value;
     }
-    output.operations = [...operations.children].map((operationItem_, j) => {
-      const { type, fields, error: operationError } = operationItem_.operation;
+    output.operations = [...operations.children].map((entry, j) => {
+      const { type, fields, error: operationError } = entry.operation;
       const path = `outputs[${i}].operations[${j}]`;
-      places.set(path, { showError: (message) => showBlockError(operationError, message), focus: () => (fields[0] || nameField).focus() });
+      places.set(path, {
+        showError: (message) => showBlockError(operationError, message),
+        focus: () => (fields[0] || nameField).focus(),
+      });
       const operation = { type };
       for (const field of fields) {
         places.set(`${path}.${field.name}`, field);
@@ -408,8 +427,11 @@ function showSnippet() {
   }
 }
 
-/** Called on every change of the form: the snippets follow it. */
+/** Called on every change of the form: the outputs are renumbered and the snippets follow. */
 function changed() {
+  [...$("outputs").children].forEach((item, i) => {
+    item.querySelector("legend").textContent = `Output ${i + 1}`;
+  });
   const { body } = collect(upload && upload.file === $("file").files[0] ? upload.id : null);
   lastRequest = { url: new URL("jobs", API).href, body };
   $("no-outputs").hidden = $("outputs").children.length > 0;
@@ -458,7 +480,8 @@ async function call(method, path, body) {
     data = null;
   }
   if (!response.ok) {
-    throw new ApiError(response.status, data?.error || { code: `http_${response.status}`, message: text.slice(0, 300) });
+    const fallback = { code: `http_${response.status}`, message: text.slice(0, 300) };
+    throw new ApiError(response.status, data?.error || fallback);
   }
   return data;
 }
@@ -477,7 +500,8 @@ async function uploadFile(file) {
   status(`Uploading ${file.name} (${bytes(file.size)}) to S3…`);
   let form;
   try {
-    form = await call("POST", "uploads", { filename: file.name, content_type: contentType(file), size_bytes: file.size });
+    const described = { filename: file.name, content_type: contentType(file), size_bytes: file.size };
+    form = await call("POST", "uploads", described);
   } catch (error) {
     if (error instanceof ApiError) {
       const details = error.details.length ? error.details : [{ message: error.message }];
@@ -490,7 +514,8 @@ async function uploadFile(file) {
   data.append("file", file);
   const sent = await fetch(form.url, { method: "POST", body: data });
   if (!sent.ok) {
-    throw new ApiError(sent.status, { code: "upload_refused", message: `S3 refused the upload (HTTP ${sent.status})`, details: [] });
+    const message = `S3 refused the upload (HTTP ${sent.status})`;
+    throw new ApiError(sent.status, { code: "upload_refused", message, details: [{ path: "upload", message }] });
   }
   upload = { file, id: form.upload_id };
   return upload.id;
@@ -573,12 +598,14 @@ async function run(event) {
       showProblems({ code: job.error.code, message: job.error.message, details: [] }, places);
       return;
     }
-    status(`Job ${job.id} succeeded in ${seconds} s: ${job.outputs.length} output${job.outputs.length === 1 ? "" : "s"}.`);
+    const count = `${job.outputs.length} output${job.outputs.length === 1 ? "" : "s"}`;
+    status(`Job ${job.id} succeeded in ${seconds} s: ${count}.`);
     showResults(job, file);
   } catch (error) {
     if (!(error instanceof ApiError)) {
       status("");
-      showProblems({ code: "network", message: `the request did not complete (${error.message})`, details: [] }, places);
+      const message = `the request did not complete (${error.message})`;
+      showProblems({ code: "network", message, details: [] }, places);
       return;
     }
     if (error.status === 401) error.details = [{ path: "key", message: error.message }];
@@ -593,27 +620,31 @@ async function run(event) {
 function figure({ label, src, format, width, height, size, saving, download }) {
   const image = el("img", { src, alt: `${label}: ${format}, ${width}×${height} pixels`, decoding: "async" });
   const preview = el("div", { class: "preview" }, image);
-  image.addEventListener("error", () => preview.replaceChildren(el("p", { class: "hint" }, `This browser does not show ${format} images.`)));
+  image.addEventListener("error", () => {
+    preview.replaceChildren(el("p", { class: "hint" }, `This browser does not show ${format} images.`));
+  });
   const facts = el("ul", { class: "facts" },
     el("li", {}, format),
     el("li", {}, `${width}×${height} px`),
     el("li", { title: `${size} bytes` }, bytes(size)),
     saving === undefined ? null : el("li", { class: saving >= 0 ? "smaller" : "larger" },
       saving >= 0 ? `${saving}% smaller` : `${-saving}% larger`));
-  return el("figure", { [download ? "data-output" : "data-original"]: label, "data-width": width, "data-height": height },
+  const role = download ? "data-output" : "data-original";
+  return el("figure", { [role]: label, "data-width": width, "data-height": height },
     preview, el("figcaption", {}, el("strong", {}, label), facts,
       download ? el("a", { href: download, download: "" }, `Download ${label}`) : null));
 }
 
 function showResults(job, file) {
   const source = job.source || {};
+  const originalBytes = source.bytes || file.size;
   const original = figure({
-    label: "original", src: URL.createObjectURL(file), format: source.format || contentType(file),
-    width: source.width, height: source.height, size: source.bytes || file.size,
+    label: "original", src: $("file-preview").src, format: source.format || contentType(file),
+    width: source.width, height: source.height, size: originalBytes,
   });
   const outputs = job.outputs.map((output) => figure({
     label: output.name, src: output.url, format: output.format, width: output.width, height: output.height,
-    size: output.bytes, saving: Math.round((1 - output.bytes / (source.bytes || file.size)) * 100), download: output.url,
+    size: output.bytes, saving: Math.round((1 - output.bytes / originalBytes) * 100), download: output.url,
   }));
   $("results").replaceChildren(original, ...outputs);
   $("results-section").hidden = false;
