@@ -13,8 +13,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH for the functions; the layers are built by scripts/build-layer.sh.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help run demo admin test unit openapi fuzz-api lint checkov build deploy clean
+.PHONY: help run demo admin test unit openapi fuzz-api lint checkov browser build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,7 +29,7 @@ demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make
 admin: $(VENV)/.installed  ## tenants and keys: make admin ARGS="tenants create acme" [STACK=<deployed stack>]
 	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.services.admin --stack $(STACK),devstack.admin) $(ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint checkov  ## lint, checkov, sam build (no container), every test
+test: $(VENV)/.installed $(SAM_VENV)/.installed browser lint checkov  ## lint, checkov, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)
@@ -55,6 +56,13 @@ checkov: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed  ## checkov on what s
 	$(SAM_VENV)/bin/python scripts/sam_translate.py template.yaml > .aws-sam/translated.json
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file .aws-sam/translated.json --framework cloudformation \
 	  --skip-download --compact --quiet
+# The browser tests (tests/e2e/test_browser.py) drive headless Chromium: the system's when there is
+# one (Debian's package, through apt-get), else the build Playwright downloads.
+browser: $(VENV)/.installed  ## Chromium for the browser tests (apt-get's, or Playwright's own download)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  if command -v apt-get >/dev/null; then \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else $(PY) -m playwright install chromium; fi
 
 .PHONY: bench
 bench: $(VENV)/.installed  ## sharp, Pillow and the engine side by side (~6 min); writes bench/results/latest.md

@@ -39,7 +39,8 @@ def main() -> None:
     print(
         f"\nimagejobs is running on {stack.api_url} (AWS services on {stack.aws_url})\n"
         f"  API key:        {stack.api_key}\n"
-        f"  webhook secret: {stack.webhook_secret}\n\n"
+        f"  webhook secret: {stack.webhook_secret}\n"
+        f"  playground:     {stack.api_url}/playground (API reference: {stack.api_url}/docs)\n\n"
         f"Try it (from the repository's root):\n\n{walkthrough()}\nCtrl-C stops it.",
         flush=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import re
 import sys
 import time
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.functions import Route
 from devstack.gateway import Gateway
-from devstack.template import ACCOUNT_ID
+from devstack.template import ACCOUNT_ID, TemplateError
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -68,34 +69,21 @@ def proxy_event(
     }
 
 
-def preflight_headers(cors: dict[str, str]) -> dict[str, str]:
-    """The Api's `Cors` setting as the headers API Gateway answers a preflight with (its values are
-    quoted strings, as the template writes them)."""
-    names = {
-        "AllowOrigin": "Access-Control-Allow-Origin",
-        "AllowHeaders": "Access-Control-Allow-Headers",
-        "AllowMethods": "Access-Control-Allow-Methods",
-        "MaxAge": "Access-Control-Max-Age",
-    }
-    return {names[key]: value.strip("'") for key, value in cors.items() if key in names}
-
-
 def serve(
     host: str, port: int, stage: str, routes: list[Route], *, api: dict[str, Any], gateway: Gateway
 ) -> ThreadingHTTPServer:
-    """The API on host:port: `api` is the AWS::Serverless::Api's properties (Cors); `gateway` what
-    API Gateway does around each integration."""
+    """The API on host:port: `api` is the AWS::Serverless::Api's properties; `gateway` what API
+    Gateway does around each integration. Preflights (OPTIONS) are routes like any other."""
+    if "Cors" in api:
+        raise TemplateError("the local stack routes preflights to functions: declare OPTIONS events, not Cors")
     compiled = [CompiledRoute(stage, route) for route in routes]
-    preflight = preflight_headers(api.get("Cors", {}))
+    compress_from = api.get("MinimumCompressionSize")
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "imagejobs-devstack"
 
         def _dispatch(self) -> None:
             path = urlsplit(self.path).path
-            if self.command == "OPTIONS" and preflight and any(c.regex.match(path) for c in compiled):
-                self._send(200, {**preflight, "Content-Type": "application/json"}, b"{}")
-                return
             for candidate in compiled:
                 parameters = candidate.match(self.command, path)
                 if parameters is not None:
@@ -140,6 +128,9 @@ def serve(
             )
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            accepted = {coding.split(";")[0].strip() for coding in self.headers.get("Accept-Encoding", "").split(",")}
+            if compress_from is not None and len(body) >= int(compress_from) and "gzip" in accepted:
+                body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
             self.send_response(status)
             for name, value in headers.items():
                 if name.lower() != "content-length":

@@ -15,7 +15,8 @@ from devstack.template import ACCOUNT_ID, REGION, Template, TemplateError
 
 
 class GatewayResponses:
-    """API Gateway's own answers, as the Api's `GatewayResponses` shape them (or its defaults)."""
+    """API Gateway's own answers, as the Api's `GatewayResponses` shape them (or its defaults), with
+    the headers they set (X-Imagejobs-Version among them, from the template's Mappings)."""
 
     def __init__(self, configured: dict[str, Any]) -> None:
         self.configured = configured
@@ -66,7 +67,7 @@ class Gateway:
     """The Api's authorizer and usage plans, applied to a request for a route."""
 
     def __init__(self, template: Template, api: dict[str, Any], functions: list[Function]) -> None:
-        self.responses = GatewayResponses(api.get("GatewayResponses", {}))
+        self.responses = GatewayResponses(template.resolve(api.get("GatewayResponses", {})))
         self.auth = api.get("Auth", {})
         by_id = {function.logical_id: function for function in functions}
         self.authorizers = {

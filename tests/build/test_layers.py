@@ -109,6 +109,15 @@ def test_the_common_layer_carries_the_imagejobs_package(built: dict[str, Path]) 
     )
 
 
+def test_the_meta_function_carries_its_pages_and_the_layer_swagger_ui(built: dict[str, Path]) -> None:
+    pages = {p.name for p in (ROOT / "functions" / "meta" / "web").iterdir()}
+    swagger_ui = built["CommonLayer"] / "aws_lambda_powertools" / "event_handler" / "openapi" / "swagger_ui"
+
+    assert pages <= {p.name for p in (BUILD / "MetaFunction" / "web").iterdir()}, "stale build? `make build`"
+    assert (swagger_ui / "swagger-ui-bundle.min.js").is_file()
+    assert (swagger_ui / "swagger-ui.min.css").is_file()
+
+
 # ---- (b) the x86_64 variant, built and imported -----------------------------------------------
 
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+import imagejobs
 from devstack.template import ROOT, TEMPLATE, Template, load
+from imagejobs import api
 from imagejobs.services import measures
 from imagejobs.store import storage
 from tests import emf
@@ -305,6 +307,8 @@ def test_every_api_event_is_routed_by_its_functions_resolver(template: Template)
     api_events = 0
     for lid, properties in functions(template).items():
         for event in events(properties, "Api"):
+            if event["Method"] == "options":
+                continue  # preflights: imagejobs.api answers them on any path, before routing
             api_events += 1
             path = re.sub(r"\{(\w+)\}", r"<\1>", event["Path"])  # API Gateway {id} -> Powertools <id>
             routes = resolver_routes(handler_file(properties))
@@ -652,6 +656,46 @@ def test_job_latency_alarms_on_the_95th_percentile_of_job_duration(template: Tem
 def test_the_dashboard_shows_every_alarm(template: Template, named: Template) -> None:
     [widget] = [w for w in dashboard(named)["widgets"] if w["type"] == "alarm"]
     assert set(widget["properties"]["alarms"]) == {f"<{lid}.Arn>" for lid in alarms(template)}
+
+
+def api_events(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    return [(lid, event) for lid, properties in functions(template).items() for event in events(properties, "Api")]
+
+
+def test_every_path_of_the_api_has_a_public_preflight_answered_by_the_meta_function(template: Template) -> None:
+    paths = {event["Path"] for _, event in api_events(template) if event["Method"] != "options"}
+    preflights = {event["Path"]: (lid, event) for lid, event in api_events(template) if event["Method"] == "options"}
+
+    assert set(preflights) == paths, f"add a Preflight event for {paths - set(preflights)}"
+    for lid, event in preflights.values():
+        assert lid == "MetaFunction"
+        assert event["Auth"] == {"Authorizer": "NONE", "ApiKeyRequired": False}, event["Path"]
+    assert "Cors" not in template.body["Resources"]["Api"]["Properties"], "preflights are the code's (api.CORS)"
+
+
+def test_the_template_carries_the_version_of_the_code() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+
+    assert load()["Mappings"]["Release"]["Current"]["Version"] == imagejobs.__version__
+    assert re.search(r'^version = "([^"]+)"$', pyproject, re.M).group(1) == imagejobs.__version__  # type: ignore[union-attr]
+
+
+def test_every_answer_api_gateway_makes_itself_carries_the_version_and_cors(template: Template) -> None:
+    configured = template.resolve(template.body["Resources"]["Api"]["Properties"]["GatewayResponses"])
+
+    assert {
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "UNAUTHORIZED",
+        "THROTTLED",
+        "QUOTA_EXCEEDED",
+    } == set(configured)
+    for kind, response in configured.items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["X-Imagejobs-Version"] == f"'{imagejobs.__version__}'", kind
+        assert headers["Access-Control-Allow-Origin"] == "'*'", kind
+        assert set(headers["Access-Control-Expose-Headers"].strip("'").split(",")) == set(api.CORS.expose_headers), kind
 
 
 # ---- layout -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """HTTP concerns shared by the API handlers, once: the resolver every function serves its routes
-with (validation, CORS, the version header), errors as SPEC §2 bodies, documented responses and
-security for the OpenAPI document, and the caller's tenant."""
+with (validation, CORS and browsers' preflights, the version header), errors as SPEC §2 bodies,
+documented responses and security for the OpenAPI document, and the caller's tenant."""
 
 from __future__ import annotations
 
@@ -23,15 +23,14 @@ from imagejobs.spec import validation
 from imagejobs.spec.documents import ErrorBody
 
 VERSION_HEADER = "X-Imagejobs-Version"
-# The request headers browsers may send: the template's Cors (API Gateway answers preflights) says the
-# same, as a test checks.
-ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-API-Key")
 CORS = CORSConfig(
     allow_origin="*",
-    allow_headers=list(ALLOW_HEADERS),
+    allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
     expose_headers=[VERSION_HEADER, "Retry-After"],
     max_age=3600,
 )
+# What a preflight allows, on every path (API Gateway refuses a method a path does not have).
+ALLOWED_METHODS = {"DELETE", "GET", "OPTIONS", "POST"}
 # The header of POST /v1/jobs and /v1/batches.
 IdempotencyKey = Annotated[
     str | None,
@@ -89,11 +88,24 @@ def _version_header(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     return response
 
 
+def preflight() -> dict[str, Any]:
+    """The answer to a browser's CORS preflight (OPTIONS) on any path: what CORS allows, for an hour."""
+    headers = {
+        **CORS.to_dict("*"),
+        "Access-Control-Allow-Methods": CORSConfig.build_allow_methods(ALLOWED_METHODS),
+        VERSION_HEADER: __version__,
+    }
+    return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}
+
+
 class _JsonResolver(APIGatewayRestResolver):
-    """Reads JSON bodies only: another content type is a 415 before Powertools tries to parse it
-    (it would take forms apart itself, and fail on a multipart type without a boundary)."""
+    """Answers preflights itself, whatever the path (the template routes every path's OPTIONS to one
+    function). Reads JSON bodies only: another content type is a 415 before Powertools tries to parse
+    it (it would take forms apart itself, and fail on a multipart type without a boundary)."""
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if event.get("httpMethod") == "OPTIONS":
+            return preflight()
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
         content_type = headers.get("content-type", "").lower()
         if event.get("body") and content_type and not content_type.startswith("application/json"):
