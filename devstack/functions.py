@@ -10,7 +10,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -76,6 +77,7 @@ class Function:
     properties: dict[str, Any]  # with the template's Globals
     module: ModuleType | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    invocations: int = 0
 
     def load(self) -> None:
         code_uri = ROOT / self.properties["CodeUri"]
@@ -100,8 +102,32 @@ class Function:
             memory_limit_in_mb=int(self.properties.get("MemorySize", 128)),
             timeout_s=int(self.properties.get("Timeout", 3)),
         )
-        with self.lock:
+        with self.lock, self._logged_as(context):
+            self.invocations += 1
             return handler(event, context)
+
+    @contextmanager
+    def _logged_as(self, context: LambdaContext) -> Iterator[None]:
+        """Log lines written in this thread meanwhile name this function.
+
+        Powertools' `inject_lambda_context` appends the Lambda context to keys every Logger in the
+        process shares: in Lambda, one function per process; here, the functions run side by side,
+        and the last invocation to start would be credited with every line. Keys appended with
+        `thread_safe_append_keys` are this thread's own and win over the shared ones."""
+        from imagejobs.observability import logger  # noqa: PLC0415 (importable once the layers are on sys.path)
+
+        keys = {
+            "function_name": context.function_name,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+            "cold_start": self.invocations == 0,
+        }
+        logger.thread_safe_append_keys(**keys)
+        try:
+            yield
+        finally:
+            logger.thread_safe_remove_keys(keys)
 
 
 def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource], list[StreamSource]]:
