@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,9 @@ from moto.events.models import EventPattern
 from devstack.template import ACCOUNT_ID, REGION, ROOT, Template, TemplateError
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# The function running in this thread, if any: what devstack.iam authorizes AWS calls as.
+INVOKING: ContextVar[str | None] = ContextVar("INVOKING", default=None)
 
 
 @dataclass
@@ -104,7 +108,11 @@ class Function:
         )
         with self.lock, self._logged_as(context):
             self.invocations += 1
-            return handler(event, context)
+            running = INVOKING.set(self.logical_id)
+            try:
+                return handler(event, context)
+            finally:
+                INVOKING.reset(running)
 
     @contextmanager
     def _logged_as(self, context: LambdaContext) -> Iterator[None]:
