@@ -611,9 +611,14 @@ class Summary:
             f"{len(self.calls)} distinct AWS calls by {len(functions)} functions in {self.stacks} local stack(s), "
             f"each authorized against its function's role from template.yaml: {len(self.refused)} refused."
         ]
+        refused: dict[tuple[str, str, str, bool], dict[str, None]] = {}  # the resources, in order, once each
         for call in self.refused:
-            how = " (presigned: the request made with it would be refused)" if call.presigned else ""
-            lines.append(f"  REFUSED {call.function}: {call.action} on {call.resource} by {call.operation}{how}")
+            refused.setdefault((call.function, call.action, call.operation, call.presigned), {})[call.resource] = None
+        for (function, action, operation, presigned), found in refused.items():
+            resources = list(found)
+            on = resources[0] if len(resources) == 1 else f"{len(resources)} resources, as {resources[0]}"
+            how = " (presigned: the request made with it would be refused)" if presigned else ""
+            lines.append(f"  REFUSED {function}: {action} on {on} by {operation}{how}")
         if self.unused:
             lines.append("Granted by template.yaml, used by no call in this run:")
         for function, policies in sorted(self.unused.items()):

@@ -326,14 +326,21 @@ def test_the_summary_names_refusals_and_what_the_template_grants_that_no_call_us
     calls = [
         Call("Fn", "s3.GetObject", "s3:GetObject", f"{BUCKET}/a", True),
         Call("Fn", "sqs.SendMessage", "sqs:SendMessage", QUEUE.replace("work", "other"), False),
+        Call("Fn", "s3.GetObject", "s3:GetObject", f"{BUCKET}/b", False, presigned=True),
+        Call("Fn", "s3.GetObject", "s3:GetObject", f"{BUCKET}/c", False, presigned=True),
     ]
     record = tmp_path / "stack-1.jsonl"
     roles = {"Fn": [{**s.__dict__, "conditions": []} for s in role]}
     lines = [json.dumps({"roles": roles})] + [json.dumps({"call": {**c.__dict__, "context": []}}) for c in calls]
     record.write_text("\n".join(lines) + "\n")
     summary = summarize([record])
-    assert [(c.action, c.resource) for c in summary.refused] == [("sqs:SendMessage", QUEUE.replace("work", "other"))]
+    assert sorted((c.action, c.resource) for c in summary.refused) == [
+        ("s3:GetObject", f"{BUCKET}/b"),
+        ("s3:GetObject", f"{BUCKET}/c"),
+        ("sqs:SendMessage", QUEUE.replace("work", "other")),
+    ]
     assert summary.unused == {"Fn": {"S3(B)": ["s3:PutObject"], "SQS(Q)": ["sqs:Send*"]}}
     assert "  Fn SQS(Q): all 1 of its actions" in summary.lines()
     assert "  Fn S3(B): s3:PutObject" in summary.lines()
-    assert any("REFUSED Fn: sqs:SendMessage" in line for line in summary.lines())
+    assert f"  REFUSED Fn: sqs:SendMessage on {QUEUE.replace('work', 'other')} by sqs.SendMessage" in summary.lines()
+    assert any(line.startswith("  REFUSED Fn: s3:GetObject on 2 resources, as") for line in summary.lines())
