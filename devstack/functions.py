@@ -10,7 +10,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -27,6 +29,10 @@ class FunctionKilledError(BaseException):
     """The local stack's stand-in for Lambda stopping an invocation (a timeout, or out of memory):
     a BaseException, so no `except Exception` in the function's code survives it, as no code
     survives the real one."""
+
+
+# The function running in this thread, if any: what devstack.iam authorizes AWS calls as.
+INVOKING: ContextVar[str | None] = ContextVar("INVOKING", default=None)
 
 
 @dataclass
@@ -88,6 +94,7 @@ class Function:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Simulates Lambda stopping every invocation of this function midway (IMAGEJOBS_KILL locally).
     kill: str | None = None
+    invocations: int = 0
     _idle: list[ModuleType] = field(default_factory=list)  # warm instances, not busy
 
     def load(self) -> None:
@@ -113,7 +120,9 @@ class Function:
         with self.lock:
             if self.module is None:
                 self.load()
+            cold = not self._idle or self.invocations == 0
             module = self._idle.pop() if self._idle else self._instance()
+            self.invocations += 1
         handler: Handler = getattr(module, self._attribute)
         context = LambdaContext(
             function_name=self.logical_id,
@@ -121,11 +130,37 @@ class Function:
             timeout_s=int(self.properties.get("Timeout", 3)),
             kill=self.kill,
         )
+        with self._logged_as(context, cold):
+            running = INVOKING.set(self.logical_id)
+            try:
+                return handler(event, context)
+            finally:
+                INVOKING.reset(running)
+                with self.lock:
+                    self._idle.append(module)
+
+    @contextmanager
+    def _logged_as(self, context: LambdaContext, cold: bool) -> Iterator[None]:
+        """Log lines written in this thread meanwhile name this function.
+
+        Powertools' `inject_lambda_context` appends the Lambda context to keys every Logger in the
+        process shares: in Lambda, one function per process; here, the functions run side by side,
+        and the last invocation to start would be credited with every line. Keys appended with
+        `thread_safe_append_keys` are this thread's own and win over the shared ones."""
+        from imagejobs.observability import logger  # noqa: PLC0415 (importable once the layers are on sys.path)
+
+        keys = {
+            "function_name": context.function_name,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+            "cold_start": cold,
+        }
+        logger.thread_safe_append_keys(**keys)
         try:
-            return handler(event, context)
+            yield
         finally:
-            with self.lock:
-                self._idle.append(module)
+            logger.thread_safe_remove_keys(keys)
 
 
 def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource], list[StreamSource]]:

@@ -1,7 +1,8 @@
 """Creates on moto the storage, queues, table, bus and rules that template.yaml declares.
 
-IAM policies, bucket and queue policies, the REST API and the layers have no local counterpart
-(moto does not enforce policies; the API and the functions are served by this package itself).
+Bucket and queue policies, the REST API and the layers have no local counterpart (moto does not
+enforce policies; the API and the functions are served by this package itself). The functions'
+roles are enforced by devstack.iam, when the stack is asked to.
 """
 
 from __future__ import annotations

@@ -15,8 +15,17 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from devstack import apigw, provision
-from devstack.functions import KILLS, Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
+from devstack import apigw, iam, provision
+from devstack.functions import (
+    INVOKING,
+    KILLS,
+    Function,
+    SqsPoller,
+    TtlSweeper,
+    functions,
+    layer_paths,
+    merged_environment,
+)
 from devstack.gateway import Gateway
 from devstack.template import REGION, ROOT, Template, TemplateError
 
@@ -50,10 +59,14 @@ class Stack:
     parameters: dict[str, str] = field(default_factory=dict)
     poll: bool = True  # False: tests drive the queues themselves
     kills: dict[str, str] = field(default_factory=dict)  # function -> how Lambda stops its every invocation
+    # A directory: authorize every AWS call of the functions against their roles in template.yaml
+    # (devstack.iam), refuse what AWS would, and record the calls there (stack-<aws_port>.jsonl).
+    iam_records: Path | None = None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.guard: iam.Guard | None = None
         self.template = Template.read(self.stack_name, self.parameters)
         unknown = {how for how in self.kills.values() if how not in KILLS}
         if unknown:
@@ -90,6 +103,10 @@ class Stack:
         os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
         clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})
         provision.provision(self.template, clients)
+        if self.iam_records is not None:  # before any client of the functions exists: they copy the hooks
+            roles = iam.Roles.resolve(iam.translate(), self.template)
+            record = self.iam_records / f"stack-{self.aws_port}.jsonl"
+            self.guard = iam.Guard(roles, INVOKING.get, record).install()
 
         self.functions, routes, sources, streams = functions(self.template)
         for path in reversed(layer_paths(self.template, self.functions)):
@@ -146,4 +163,6 @@ class Stack:
             self._api.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.guard is not None:
+            self.guard.close()
         self._moto.stop()

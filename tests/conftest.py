@@ -1,8 +1,12 @@
-"""Fixtures every test level shares: free loopback ports and a callback receiver."""
+"""Fixtures every test level shares: free loopback ports and a callback receiver; and the IAM
+check of every local stack the tests start."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,6 +14,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from devstack import iam
+
+IAM_RECORDS = "IMAGEJOBS_IAM_RECORDS"
+IAM_SUMMARY = pytest.StashKey[iam.Summary]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every local stack the tests start, in this process (tests/functional) or as `python -m
+    devstack` (tests/e2e, which inherits the environment), runs each function under its own role
+    from template.yaml and records its AWS calls here (devstack/iam.py)."""
+    os.environ[IAM_RECORDS] = tempfile.mkdtemp(prefix="imagejobs-iam-")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run fails if any function made a call its role does not allow, even one the code
+    caught; the summary also names what the template grants that no call used."""
+    records = Path(os.environ[IAM_RECORDS])
+    files = sorted(records.glob("stack-*.jsonl"))
+    if files:
+        summary = iam.summarize(files)
+        session.config.stash[IAM_SUMMARY] = summary
+        if summary.refused and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(records, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    summary = config.stash.get(IAM_SUMMARY, None)
+    if summary is not None:
+        terminalreporter.section("least privilege: each function's AWS calls against its role (devstack/iam.py)")
+        for line in summary.lines():
+            terminalreporter.write_line(line)
 
 
 def free_port() -> int:

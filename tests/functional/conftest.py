@@ -4,9 +4,11 @@ its queue pollers off so each test moves the queues itself)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ import requests
 
 from devstack.stack import Stack
 from imagejobs.services import auth
-from tests.conftest import free_port
+from tests.conftest import IAM_RECORDS, free_port
 
 
 @dataclass
@@ -43,6 +45,7 @@ def stack() -> Iterator[Stack]:
         aws_port=free_port(),
         parameters={"CallbackRetryDelays": "1"},  # callback retries a second apart, not minutes
         poll=False,
+        iam_records=Path(os.environ[IAM_RECORDS]),  # every function under its own role (tests/conftest.py)
     ).start()
     yield local
     local.stop()
