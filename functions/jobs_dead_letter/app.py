@@ -15,7 +15,7 @@ def record_handler(record: SQSRecord) -> None:
     dead_letters.handle(record.body)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -20,7 +20,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     processing.handle(record.body, Deadline(lambda_context.get_remaining_time_in_millis), delivery)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

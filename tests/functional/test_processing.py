@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -182,8 +183,22 @@ def test_a_source_over_the_pixel_limit_fails_with_too_many_pixels(api: Client, s
     assert job["error"]["code"] == "too_many_pixels"
 
 
+def written_lines(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The JSON lines the service's logger writes from now on, as it writes them (in the writing thread)."""
+    lines: list[dict] = []
+    formatter = processing.logger.registered_formatter
+
+    class Written(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(formatter.format(record)))
+
+    target = logging.getLogger(processing.logger.name)
+    monkeypatch.setattr(target, "handlers", [*target.handlers, Written()])  # as they were after the test
+    return lines
+
+
 def test_an_unexpected_error_is_logged_retried_soon_then_fails_the_job_on_the_last_delivery(
-    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an engine that breaks in a way no job error describes, and retries due at once
     def broken(*_: object, **__: object) -> None:
@@ -194,13 +209,12 @@ def test_an_unexpected_error_is_logged_retried_soon_then_fails_the_job_on_the_la
     uploaded = upload(api, images.jpeg(32, 32))
     created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS}).json()
     max_receive = int(stack.template.body["Mappings"]["Queues"]["Jobs"]["MaxReceiveCount"])
+    logged = written_lines(monkeypatch)
 
     # WHEN SQS delivers it until it is done with it
     drain(stack)
 
     # THEN every attempt was logged with the job's id, and the last one failed the job as `internal`
-    formatter = processing.logger.registered_formatter  # the JSON lines the function writes
-    logged = [json.loads(formatter.format(record)) for record in caplog.records]
     unexpected = [line for line in logged if line["message"] == "job attempt failed unexpectedly"]
     assert [(line["job_id"], line["tenant_id"], line["attempt"]) for line in unexpected] == [
         (created["id"], stack.tenant_id, attempt) for attempt in range(1, max_receive + 1)

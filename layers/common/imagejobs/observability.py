@@ -1,7 +1,20 @@
 """The one Logger, Tracer and Metrics of the service; every module imports them from here."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+@contextmanager
+def logging_keys(**keys: str) -> Iterator[None]:
+    """Every log line written meanwhile, in this thread, carries these keys (a job's and tenant's ids)."""
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(keys))

@@ -4,7 +4,7 @@ behind. This consumer loads no codecs."""
 
 from __future__ import annotations
 
-from imagejobs.observability import logger
+from imagejobs.observability import logger, logging_keys
 from imagejobs.services import endings
 from imagejobs.store import queue, repository, storage
 from imagejobs.store.records import JobRecord
@@ -35,11 +35,11 @@ def _fail_unfinished(tenant_id: str, job_id: str) -> None:
             )
         return job.failed("internal", "the job could not be started; it can be retried")
 
-    logger.append_keys(job_id=job_id, tenant_id=tenant_id)
-    job = repository.update_job(tenant_id, job_id, fail)
-    if job is None:
-        storage.delete_outputs(tenant_id, job_id)
-        return
-    if job.error is not None:
-        logger.warning("job failed from the dead-letter queue", extra={"code": job.error.code})
-    endings.announce(job)
+    with logging_keys(job_id=job_id, tenant_id=tenant_id):
+        job = repository.update_job(tenant_id, job_id, fail)
+        if job is None:
+            storage.delete_outputs(tenant_id, job_id)
+            return
+        if job.error is not None:
+            logger.warning("job failed from the dead-letter queue", extra={"code": job.error.code})
+        endings.announce(job)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
-from imagejobs.observability import logger, metrics
+from imagejobs.observability import logger, logging_keys, metrics
 from imagejobs.services import endings
 from imagejobs.settings import get_settings
 from imagejobs.spec.documents import SourceDocument
@@ -58,20 +58,20 @@ def upload_landed(key: str, size: int) -> None:
 
 
 def run_job(tenant_id: str, job_id: str, deadline: Deadline, delivery: queue.Delivery) -> None:
-    job = repository.get_job(tenant_id, job_id)
-    if job is None:
-        # Deleted (or expired), maybe while an earlier attempt ran: nothing it wrote may stay.
-        removed = storage.delete_outputs(tenant_id, job_id)
-        logger.info("job is gone", extra={"job_id": job_id, "objects_deleted": removed})
-        return
-    logger.append_keys(job_id=job.id, tenant_id=job.tenant_id)
-    if not job.finished:
-        job = repository.save_job(job.started())
-        ended = _attempt(job, deadline, delivery)
-        if ended is None:
+    with logging_keys(job_id=job_id, tenant_id=tenant_id):
+        job = repository.get_job(tenant_id, job_id)
+        if job is None:
+            # Deleted (or expired), maybe while an earlier attempt ran: nothing it wrote may stay.
+            removed = storage.delete_outputs(tenant_id, job_id)
+            logger.info("job is gone", extra={"objects_deleted": removed})
             return
-        job = ended
-    endings.announce(job)
+        if not job.finished:
+            job = repository.save_job(job.started())
+            ended = _attempt(job, deadline, delivery)
+            if ended is None:
+                return
+            job = ended
+        endings.announce(job)
 
 
 def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> JobRecord | None:
