@@ -9,7 +9,8 @@ An address passes only if it is global unicast (an allow-list, not a list of wha
 IPv6 address that carries an IPv4 one is judged by the IPv4 address it carries: IPv4-mapped
 (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) forms
 reach that IPv4 address on this host, NAT64 (`64:ff9b::/96`), 6to4 (`2002::/16`) and Teredo
-(`2001::/32`) through a gateway.
+(`2001::/32`) through a gateway. The local-use NAT64 prefix `64:ff9b:1::/48` is refused whole
+(where its IPv4 address sits is each network's choice), as is anything else outside `2000::/3`.
 
 Every exchange has a budget: a total deadline over everything (connecting, TLS, each redirect,
 the body), a longest wait for the next byte, and past a grace period a minimum transfer rate, so
