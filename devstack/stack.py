@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from devstack import apigw, iam, provision
 from devstack.functions import (
@@ -27,6 +26,7 @@ from devstack.functions import (
     merged_environment,
 )
 from devstack.gateway import Gateway
+from devstack.s3post import Credentials, MotoServer
 from devstack.template import REGION, ROOT, Template, TemplateError
 
 # What differs from AWS, for development only: fake credentials, every client pointed at moto,
@@ -98,7 +98,9 @@ class Stack:
 
     def start(self) -> Stack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        # moto, with presigned POST forms checked as S3 checks them, against the credentials that sign them
+        signer = Credentials(LOCAL_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"], LOCAL_ENVIRONMENT["AWS_SESSION_TOKEN"])
+        self._moto = MotoServer(self.host, self.aws_port, {LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: signer})
         self._moto.start()
         os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
         clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})

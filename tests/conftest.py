@@ -1,5 +1,5 @@
-"""Fixtures every test level shares: free loopback ports and a callback receiver; and the IAM
-check of every local stack the tests start."""
+"""Fixtures every test level shares: free loopback ports, a callback receiver, an image server and
+a slow one; and the IAM check of every local stack the tests start."""
 
 from __future__ import annotations
 
@@ -142,3 +142,75 @@ def origin() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class Trickler:
+    """A server on loopback that reads each request, then sends `reply` (the whole HTTP answer,
+    status line included) `piece` bytes at a time, one piece every `every` seconds."""
+
+    reply: bytes
+    piece: int = 1
+    every: float = 0.1
+    connections: int = 0
+
+    def start(self) -> Trickler:
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed by stop()
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request and (data := connection.recv(65536)):
+                request += data
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.lower().split(b"\r\n")
+                    if line.startswith(b"content-length:")
+                ),
+                0,
+            )
+            while len(body) < length and (data := connection.recv(65536)):
+                body += data
+            for start in range(0, len(self.reply), self.piece):
+                if self._stop.wait(self.every):
+                    return
+                try:
+                    connection.sendall(self.reply[start : start + self.piece])
+                except OSError:  # the client gave up
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+
+def slow_image(size: int) -> bytes:
+    """An HTTP answer carrying `size` bytes of a PNG's signature and zeros."""
+    body = (b"\x89PNG\r\n\x1a\n" + bytes(size))[:size]
+    return b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: %d\r\n\r\n%s" % (size, body)
+
+
+@pytest.fixture
+def trickler() -> Iterator[Trickler]:
+    """A slow server: give it its `reply`, `piece` and `every` before use."""
+    server = Trickler(b"").start()
+    yield server
+    server.stop()

@@ -7,8 +7,10 @@ resolutions are of numeric literals (no DNS), and the only connections are to lo
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,7 +18,7 @@ import pytest
 
 from imagejobs import net
 from imagejobs.net import UnsafeUrlError
-from tests.conftest import CallbackReceiver
+from tests.conftest import CallbackReceiver, Trickler
 
 PUBLIC_V4 = "93.184.215.14"
 PUBLIC_V6 = "2606:4700::1111"
@@ -146,6 +148,12 @@ def test_a_url_with_a_malformed_host_is_refused(url: str, no_connections: None) 
         pytest.param("64:ff9b::a00:1", id="nat64-of-private"),
         pytest.param("64:ff9b::a9fe:a9fe", id="nat64-of-imds"),
         pytest.param("2002:a00:1::", id="6to4-of-private"),
+        pytest.param("::127.0.0.1", id="ipv4-compatible-loopback"),
+        pytest.param("::169.254.169.254", id="ipv4-compatible-imds"),
+        pytest.param("::ffff:0:127.0.0.1", id="ipv4-translated-loopback"),
+        pytest.param("::ffff:0:169.254.169.254", id="ipv4-translated-imds"),
+        pytest.param("fec0::1", id="site-local-v6"),
+        pytest.param("2001:0:5db8:d70e::f5ff:fffe", id="teredo-of-private"),
         pytest.param("100.64.0.1", id="cgnat"),
         pytest.param("100.100.100.200", id="alibaba-metadata"),
         pytest.param("0.0.0.0", id="unspecified"),
@@ -216,6 +224,141 @@ def test_a_host_that_does_not_resolve_is_refused(resolver: StubResolver, no_conn
     assert "does not resolve" in error.message
 
 
+# ---- the address decision: global unicast only, IPv4 inside IPv6 judged by the IPv4 ---------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("::127.0.0.1", id="compatible-loopback"),
+        pytest.param("::169.254.169.254", id="compatible-imds"),
+        pytest.param("::10.0.0.1", id="compatible-private"),
+        pytest.param("::ffff:0:127.0.0.1", id="translated-loopback"),
+        pytest.param("::ffff:0:169.254.169.254", id="translated-imds"),
+        pytest.param("::ffff:127.0.0.1", id="mapped-loopback"),
+        pytest.param("64:ff9b::7f00:1", id="nat64-of-loopback"),
+        pytest.param("64:ff9b:1::a9fe:a9fe", id="local-use-nat64"),
+        pytest.param("64:ff9b:1:a9fe:a9fe::", id="local-use-nat64-at-48"),
+        pytest.param("2002:7f00:1::1", id="6to4-of-loopback"),
+        pytest.param("2002:a9fe:a9fe::", id="6to4-of-imds"),
+        pytest.param("2001:0:5db8:d70e::f5ff:fffe", id="teredo-with-client-10.0.0.1"),
+        pytest.param("2001:0:a00:1::a247:2af1", id="teredo-with-server-10.0.0.1"),
+        pytest.param("fec0::1", id="site-local"),
+        pytest.param("fec0::a9fe:a9fe", id="site-local-carrying-imds"),
+        pytest.param("fe80::a9fe:a9fe", id="link-local-v6"),
+        pytest.param("2001:db8::1", id="documentation-v6"),
+        pytest.param("3fff::1", id="documentation-v6-rfc9637"),
+        pytest.param("5f00::1", id="srv6-sids"),
+        pytest.param("100::1", id="discard-only"),
+        pytest.param("4000::1", id="unallocated-v6"),
+        pytest.param("ff02::1", id="multicast-v6-link-scope"),
+        pytest.param("192.0.2.1", id="documentation-v4"),
+        pytest.param("198.18.0.1", id="benchmarking"),
+        pytest.param("192.88.99.1", id="6to4-relay-anycast"),
+        pytest.param("240.0.0.1", id="reserved-v4"),
+        pytest.param("169.254.170.2", id="ecs-task-metadata"),
+        pytest.param("192.0.0.192", id="oracle-metadata"),
+    ],
+)
+def test_an_address_that_is_not_global_unicast_is_not_public(address: str) -> None:
+    assert net.is_public(ipaddress.ip_address(address)) is False
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param(PUBLIC_V4, id="public-v4"),
+        pytest.param(PUBLIC_V6, id="public-v6"),
+        pytest.param(f"::ffff:{PUBLIC_V4}", id="mapped-public"),
+        pytest.param(f"::ffff:0:{PUBLIC_V4}", id="translated-public"),
+        pytest.param(f"::{PUBLIC_V4}", id="compatible-public"),
+        pytest.param("64:ff9b::5db8:d70e", id="nat64-of-public"),
+        pytest.param("2002:5db8:d70e::1", id="6to4-of-public"),
+        pytest.param("2001:0:5db8:d70e::a2ff:fffe", id="teredo-public-server-and-client"),
+    ],
+)
+def test_a_global_unicast_address_is_public(address: str) -> None:
+    assert net.is_public(ipaddress.ip_address(address)) is True
+
+
+@pytest.mark.parametrize(
+    "address", ["169.254.169.254", "fd00:ec2::254", "100.100.100.200", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"]
+)
+def test_cloud_metadata_addresses_are_refused_in_every_form(address: str) -> None:
+    assert net.is_public(ipaddress.ip_address(address)) is False
+
+
+@pytest.mark.parametrize(
+    ("address", "reached"),
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("::ffff:0:127.0.0.1", "127.0.0.1"),
+        ("::127.0.0.1", "127.0.0.1"),
+        ("::1", "::1"),
+        ("::", "::"),
+        ("64:ff9b::7f00:1", "64:ff9b::7f00:1"),  # through a gateway: not this host's loopback
+    ],
+)
+def test_on_host_unwraps_the_forms_that_reach_an_ipv4_address_here(address: str, reached: str) -> None:
+    assert net.on_host(ipaddress.ip_address(address)) == ipaddress.ip_address(reached)
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("::ffff:0:127.0.0.1", "::ffff:0:7f00:1"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("hooks.example.test", None),
+        ("deadbeef", None),
+        ("1e5", None),
+        ("127.0.0.1 hooks.example.test", None),
+    ],
+)
+def test_literal_address_reads_the_spellings_the_c_library_reads(host: str, address: str | None) -> None:
+    found = net.literal_address(host)
+    assert found == (ipaddress.ip_address(address) if address else None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::127.0.0.1]/",
+        "https://[::169.254.169.254]/latest/meta-data/",
+        "https://[::ffff:0:127.0.0.1]/",
+        "https://[::ffff:0:a9fe:a9fe]/latest/meta-data/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://[fec0::1]/hooks",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[2002:a9fe:a9fe::]/",
+        "https://127.1/",
+        "https://0xa9fea9fe/latest/meta-data/",
+        "https://10.0.0.1:8443/hooks",
+    ],
+)
+def test_a_url_naming_a_non_public_address_is_refused_when_parsed(url: str, no_connections: None) -> None:
+    with pytest.raises(UnsafeUrlError, match="non-public address"):
+        net.parse(url, allow_loopback=False)
+    resolver = StubResolver(PUBLIC_V4)
+    refused(url, resolver)
+    assert resolver.calls == []
+
+
+@pytest.mark.parametrize("url", ["http://[::ffff:127.0.0.1]:8080/hooks", "https://[::127.0.0.1]/", "https://127.1/"])
+def test_a_loopback_literal_in_any_form_passes_where_loopback_is_allowed(url: str) -> None:
+    assert net.parse(url, allow_loopback=True).url == url
+
+
+@pytest.mark.parametrize("url", ["https://[fec0::1]/", "https://[::169.254.169.254]/", "https://10.0.0.1/"])
+def test_a_non_public_literal_stays_refused_where_loopback_is_allowed(url: str) -> None:
+    with pytest.raises(UnsafeUrlError, match="non-public address"):
+        net.parse(url, allow_loopback=True)
+
+
 # ---- what passes ----------------------------------------------------------------------------
 
 
@@ -251,7 +394,6 @@ def test_post_over_http_to_loopback_reaches_the_server_with_the_urls_host_header
         b'{"type":"job.succeeded"}',
         {"Content-Type": "application/json", "Webhook-Id": "msg_1"},
         allow_loopback=True,
-        timeout=5,
     )
     assert reply.status == 200
     [delivery] = receiver.wait_for(1, timeout=5)
@@ -279,9 +421,7 @@ def test_post_returns_a_redirect_as_the_answer_without_following_it() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        reply = net.post(
-            f"http://127.0.0.1:{server.server_address[1]}/hooks", b"{}", {}, allow_loopback=True, timeout=5
-        )
+        reply = net.post(f"http://127.0.0.1:{server.server_address[1]}/hooks", b"{}", {}, allow_loopback=True)
     finally:
         server.shutdown()
         server.server_close()
@@ -304,7 +444,7 @@ def test_post_connects_to_the_address_the_resolver_returned_without_resolving_ag
 
     monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
     # WHEN a callback is posted to the name
-    reply = net.post(f"http://localhost:{port}/hooks", b"{}", {}, allow_loopback=True, timeout=5, resolver=resolver)
+    reply = net.post(f"http://localhost:{port}/hooks", b"{}", {}, allow_loopback=True, resolver=resolver)
     # THEN the name was resolved once, by the resolver, and the connection went to its answer
     assert reply.status == 200
     assert resolver.calls == [("localhost", port)]
@@ -335,8 +475,34 @@ def test_post_over_https_connects_to_the_pinned_address_with_the_urls_name_for_t
 
 
 def test_the_pinned_https_connection_verifies_the_certificate_for_the_urls_name() -> None:
-    connection = net._PinnedHTTPSConnection("hooks.example.test", PUBLIC_V4, 443, timeout=1)
+    connection = net._PinnedHTTPSConnection("hooks.example.test", PUBLIC_V4, 443, net._Clock(net.CALLBACK_BUDGET))
     context = connection._context  # type: ignore[attr-defined]
     assert connection.host == "hooks.example.test"
     assert context.check_hostname is True
     assert context.verify_mode.name == "CERT_REQUIRED"
+
+
+def test_a_callback_answered_a_byte_at_a_time_ends_at_the_total_deadline(trickler: Trickler) -> None:
+    # GIVEN a receiver that answers a byte every 0.2 s
+    trickler.reply, trickler.piece, trickler.every = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1, 0.2
+    started = time.monotonic()
+    # WHEN a callback is posted to it
+    with pytest.raises(net.TooSlowError, match=r"took longer than 1\.5 s") as caught:
+        net.post(
+            f"{trickler.url}/hooks",
+            b"{}",
+            {},
+            allow_loopback=True,
+            budget=net.Budget(total_seconds=1.5, idle_seconds=1),
+        )
+    # THEN the post ends at the deadline, with an OSError (what a failed delivery is retried on)
+    assert 1.5 <= time.monotonic() - started < 2.5
+    assert isinstance(caught.value, OSError)
+
+
+def test_a_callback_receiver_that_never_answers_ends_at_the_idle_timeout(trickler: Trickler) -> None:
+    trickler.reply, trickler.every = b"HTTP/1.1 200 OK\r\n\r\n", 30
+    started = time.monotonic()
+    with pytest.raises(net.TooSlowError, match=r"sent nothing for 0\.5 s"):
+        net.post(f"{trickler.url}/hooks", b"{}", {}, allow_loopback=True, budget=net.Budget(5, idle_seconds=0.5))
+    assert time.monotonic() - started < 1.5

@@ -7,6 +7,7 @@ resolves a real name or sends a packet off the machine.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +15,7 @@ import pytest
 
 from imagejobs import net
 from imagejobs.errors import SourceFetchFailedError, TooLargeError
+from tests.conftest import Trickler, slow_image
 
 IMAGE = b"\x89PNG\r\n\x1a\n" + b"pixels" * 1000
 
@@ -111,9 +113,9 @@ def test_a_redirect_to_a_private_destination_is_refused_before_connecting(
     connected: list[str] = []
     original = net._connection
 
-    def watched(target: net.Target, address: str, timeout: float) -> object:
+    def watched(target: net.Target, address: str, clock: object) -> object:
         connected.append(address)
-        return original(target, address, timeout)
+        return original(target, address, clock)  # type: ignore[arg-type]
 
     monkeypatch.setattr(net, "_connection", watched)
 
@@ -158,5 +160,76 @@ def test_an_unsafe_url_fails_the_fetch_without_resolving_or_connecting(monkeypat
 def test_a_server_that_does_not_answer_fails_the_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as silent:  # bound, never served
         url = f"http://127.0.0.1:{silent.server_address[1]}/a.jpg"
-        with pytest.raises(SourceFetchFailedError, match="could not be read"):
-            net.fetch(url, max_bytes=10, allow_loopback=True, timeout=0.5, resolver=by_name())
+        with pytest.raises(SourceFetchFailedError, match=r"too slow: it sent nothing for 0\.5 s"):
+            net.fetch(
+                url, max_bytes=10, allow_loopback=True, budget=net.Budget(5, idle_seconds=0.5), resolver=by_name()
+            )
+
+
+# ---- a budget: a server that sends slowly is cut off -----------------------------------------
+
+
+def timed_fetch(url: str, budget: net.Budget) -> tuple[SourceFetchFailedError, float]:
+    started = time.monotonic()
+    with pytest.raises(SourceFetchFailedError) as caught:
+        net.fetch(url, max_bytes=50_000_000, allow_loopback=True, budget=budget, resolver=by_name())
+    return caught.value, time.monotonic() - started
+
+
+def test_a_body_sent_slower_than_the_minimum_rate_fails_once_the_grace_period_is_over(trickler: Trickler) -> None:
+    # GIVEN a server sending an image at about 2 kB/s, each piece well within the idle timeout
+    trickler.reply, trickler.piece, trickler.every = slow_image(100_000), 100, 0.05
+    budget = net.Budget(total_seconds=10, idle_seconds=2, min_bytes_per_second=50_000, grace_seconds=1)
+    # WHEN it is fetched
+    error, elapsed = timed_fetch(f"{trickler.url}/a.png", budget)
+    # THEN the fetch fails for its rate just after the grace period, not at the deadline
+    assert error.code == "source_fetch_failed"
+    assert "too slow: it sent" in error.message
+    assert "the least is 50 kB/s" in error.message
+    assert 1 <= elapsed < 3
+
+
+def test_a_body_that_keeps_a_fair_rate_still_ends_at_the_total_deadline(trickler: Trickler) -> None:
+    # GIVEN a server sending 10 MB at about 1 MB/s: above the minimum rate, but for 10 s
+    trickler.reply, trickler.piece, trickler.every = slow_image(10_000_000), 20_000, 0.02
+    budget = net.Budget(total_seconds=1.5, idle_seconds=1, min_bytes_per_second=1000, grace_seconds=0.5)
+    # WHEN it is fetched
+    error, elapsed = timed_fetch(f"{trickler.url}/a.png", budget)
+    # THEN the fetch ends at the total deadline
+    assert "too slow: it took longer than 1.5 s" in error.message
+    assert 1.5 <= elapsed < 2.5
+
+
+def test_headers_sent_a_byte_at_a_time_end_at_the_total_deadline(trickler: Trickler) -> None:
+    # GIVEN a server that sends its status line and headers a byte every 0.2 s (each read is quick:
+    # a per-read timeout alone would wait for the whole answer, about 15 s here)
+    trickler.reply, trickler.piece, trickler.every = slow_image(10), 1, 0.2
+    budget = net.Budget(total_seconds=1.5, idle_seconds=1)
+    # WHEN it is fetched
+    error, elapsed = timed_fetch(f"{trickler.url}/a.png", budget)
+    # THEN the fetch ends at the deadline, with the headers still incomplete
+    assert "too slow: it took longer than 1.5 s" in error.message
+    assert 1.5 <= elapsed < 2.5
+
+
+def test_the_total_deadline_covers_every_redirect(origin: Origin, trickler: Trickler) -> None:
+    # GIVEN a redirect to a server that answers slowly
+    trickler.reply, trickler.piece, trickler.every = slow_image(10), 1, 0.2
+    budget = net.Budget(total_seconds=1.5, idle_seconds=1)
+    # WHEN the redirect is fetched
+    error, elapsed = timed_fetch(origin.url(f"/away?to={trickler.url}/a.png"), budget)
+    # THEN the one deadline ends it
+    assert "took longer than 1.5 s" in error.message
+    assert elapsed < 2.5
+    assert origin.requests == [f"/away?to={trickler.url}/a.png"]
+
+
+def test_a_body_sent_in_time_is_read_whole(trickler: Trickler) -> None:
+    # GIVEN a server sending 200 kB in 20 pieces over about a second: faster than the minimum rate
+    trickler.reply, trickler.piece, trickler.every = slow_image(200_000), 10_000, 0.05
+    budget = net.Budget(total_seconds=5, idle_seconds=1, min_bytes_per_second=50_000, grace_seconds=0.5)
+    # WHEN it is fetched
+    fetched = net.fetch(f"{trickler.url}/a.png", max_bytes=200_000, allow_loopback=True, budget=budget)
+    # THEN every byte arrives
+    assert fetched.data == slow_image(200_000).split(b"\r\n\r\n", 1)[1]
+    assert fetched.content_type == "image/png"

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.request import Request
 
-from imagejobs import __version__
+from imagejobs import __version__, jsonbody
 from imagejobs.caller import Caller
 from imagejobs.errors import AuthenticationError, ImageJobsError
 from imagejobs.spec import validation
@@ -31,6 +31,8 @@ CORS = CORSConfig(
 )
 # What a preflight allows, on every path (API Gateway refuses a method a path does not have).
 ALLOWED_METHODS = {"DELETE", "GET", "OPTIONS", "POST"}
+# At most this many details in a 422, each path at most this long.
+MAX_DETAILS, MAX_PATH = 50, 200
 # The header of POST /v1/jobs and /v1/batches.
 IdempotencyKey = Annotated[
     str | None,
@@ -101,7 +103,8 @@ def preflight() -> dict[str, Any]:
 class _JsonResolver(APIGatewayRestResolver):
     """Answers preflights itself, whatever the path (the template routes every path's OPTIONS to one
     function). Reads JSON bodies only: another content type is a 415 before Powertools tries to parse
-    it (it would take forms apart itself, and fail on a multipart type without a boundary)."""
+    it (it would take forms apart itself, and fail on a multipart type without a boundary). A JSON
+    body is read by `jsonbody.read`, within its bounds of size and depth."""
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         if event.get("httpMethod") == "OPTIONS":
@@ -127,7 +130,7 @@ class _JsonResolver(APIGatewayRestResolver):
 
 def resolver(*routers: Router) -> APIGatewayRestResolver:
     """The resolver a function serves its routers with."""
-    app = _JsonResolver(enable_validation=True, cors=CORS)
+    app = _JsonResolver(enable_validation=True, cors=CORS, json_body_deserializer=jsonbody.read)
     for router in routers:
         app.include_router(router)
     app.use([_version_header])
@@ -144,10 +147,9 @@ def resolver(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(PowertoolsValidationError)
     def _invalid_request(error: PowertoolsValidationError) -> Response:
-        found = list(error.errors())
-        if any(e.get("type") == "json_invalid" for e in found):
-            return error_response(400, "malformed_request", "the body is not valid JSON")
-        details = validation.details(found)
+        # A body can earn an error per unknown key, each naming it: the first few, shortened, say enough.
+        found = validation.details(list(error.errors())[:MAX_DETAILS])
+        details = [{**detail, "path": detail["path"][:MAX_PATH]} for detail in found]
         return error_response(422, "invalid_request", validation.summary(details), details)
 
     @app.not_found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from imagejobs.spec import presets
 from imagejobs.spec.formats import INPUT_CONTENT_TYPES, page_ranges
@@ -12,6 +12,26 @@ from imagejobs.spec.operations import Strict
 from imagejobs.spec.outputs import Output
 
 ContentType = Annotated[str, Field(json_schema_extra={"enum": sorted(INPUT_CONTENT_TYPES)})]
+METADATA_MAX_DEPTH = 8
+
+
+def _shallow(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata nested at most METADATA_MAX_DEPTH deep (the object itself is the first level), level by level."""
+    level: list[Any] = [metadata]
+    for _ in range(METADATA_MAX_DEPTH):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+    if level:
+        raise ValueError(f"nests objects and arrays more than {METADATA_MAX_DEPTH} levels deep")
+    return metadata
+
+
+# Echoed in the job, its events and callbacks: at most 2 KB as JSON (services.creation checks it).
+Metadata = Annotated[dict[str, Any], AfterValidator(_shallow)]
 
 
 class UploadRequest(Strict):
@@ -115,7 +135,7 @@ class JobRequest(Strict):
     outputs: list[Output] = Field(default_factory=list, max_length=10, description="1 to 10 outputs; or a `preset`.")
     preset: PresetName | None = Field(default=None, description="A preset's outputs instead (GET /v1/presets).")
     callback_url: str | None = Field(default=None, max_length=2048)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     ttl_seconds: int = Field(default=86400, ge=300, le=604800)
 
     @field_validator("preset")
@@ -156,4 +176,4 @@ class BatchRequest(Strict):
     callback_url: str | None = Field(
         default=None, max_length=2048, description="Receives `batch.completed` once every job has ended."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
