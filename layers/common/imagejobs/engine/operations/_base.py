@@ -9,7 +9,8 @@ from typing import Any
 import pyvips
 
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.spec.operations import Operation, percentage, rgba
+from imagejobs.spec.geometry import pixels
+from imagejobs.spec.operations import Operation, rgba
 
 type Step[Op] = Callable[[pyvips.Image, Op, Context], pyvips.Image]
 
@@ -57,17 +58,6 @@ def step[Op](kind: type[Op]) -> Callable[[Step[Op]], Step[Op]]:
 def check_size(width: int, height: int, made_by: str) -> None:
     if max(width, height) > VIPS_MAX_COORD:
         raise TooManyPixelsError(f"{made_by} would make an image of {width}x{height} pixels")
-
-
-def pixels(value: int | str, side: int) -> int:
-    """A pixel value in whole pixels: a percentage is of `side` (the image's width or height)."""
-    share = percentage(value)
-    return round(side * share / 100) if share is not None else int(value)
-
-
-def length(value: int | str, side: int) -> int:
-    """A width or height in whole pixels, at least 1."""
-    return max(1, pixels(value, side))
 
 
 def srgb(image: pyvips.Image) -> pyvips.Image:

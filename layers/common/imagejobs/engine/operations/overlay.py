@@ -12,7 +12,6 @@ from imagejobs.engine import source
 from imagejobs.engine.operations._base import (
     Context,
     check_size,
-    length,
     overlay,
     place,
     srgb,
@@ -20,6 +19,7 @@ from imagejobs.engine.operations._base import (
     translucent,
 )
 from imagejobs.errors import CorruptImageError, TooManyPixelsError, UnsupportedFormatError
+from imagejobs.spec.geometry import length
 from imagejobs.spec.operations import FONTS, Flatten, Text, Watermark, rgba
 
 FONTS_DIR = Path(__file__).resolve().parents[2] / "fonts"
