@@ -16,6 +16,7 @@ import pyvips
 from PIL import Image, ImageChops
 from pydantic import TypeAdapter
 
+from imagejobs.deadline import Deadline
 from imagejobs.engine import operations as engine_operations
 from imagejobs.errors import SourceNotFoundError
 from imagejobs.spec.operations import Operation
@@ -251,7 +252,13 @@ def applied(data: bytes, *operations: dict[str, object], uploads: Mapping[str, b
         return uploads[upload_id]
 
     image = pyvips.Image.new_from_buffer(data, "")
-    context = engine_operations.Context(load_upload=load_upload, max_source_pixels=100_000_000, max_frames=500)
+    context = engine_operations.Context(
+        load_upload=load_upload,
+        max_source_pixels=100_000_000,
+        max_frames=500,
+        max_output_dimension=16384,
+        deadline=Deadline.unlimited(),
+    )
     for params in operations:
         image = engine_operations.apply(image, _OPERATION.validate_python(params), context)
     return image.pngsave_buffer()

@@ -43,6 +43,11 @@ _GIF_EFFORT = {"speed": 1, "balanced": 7, "quality": 10}
 
 _ENCODERS: dict[str, Encoder] = {}
 
+# What the encoders other than libvips raise on an image they cannot write (too large for the format,
+# out of what they can allocate): Pillow OSError and ValueError, pillow-heif RuntimeError (x265's) and
+# ValueError, pymupdf RuntimeError.
+ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, RuntimeError)
+
 
 def encode(fmt: str, image: pyvips.Image, output: Output, quality: int) -> bytes:
     return _ENCODERS[fmt](image, output, quality)

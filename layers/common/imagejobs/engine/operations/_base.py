@@ -8,6 +8,7 @@ from typing import Any
 
 import pyvips
 
+from imagejobs.deadline import Deadline
 from imagejobs.errors import TooManyPixelsError
 from imagejobs.spec.geometry import pixels
 from imagejobs.spec.operations import Operation, rgba
@@ -37,6 +38,8 @@ class Context:
     load_upload: Callable[[str], bytes]  # another upload of the job's tenant, by id (watermarks)
     max_source_pixels: int  # the source limits hold for those uploads too
     max_frames: int
+    max_output_dimension: int  # per side, for what a step draws (text)
+    deadline: Deadline
     marks: dict[str, pyvips.Image] = field(default_factory=dict)  # decoded watermarks, by upload id
 
 

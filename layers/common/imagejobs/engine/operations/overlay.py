@@ -18,7 +18,7 @@ from imagejobs.engine.operations._base import (
     step,
     translucent,
 )
-from imagejobs.errors import CorruptImageError, TooManyPixelsError, UnsupportedFormatError
+from imagejobs.errors import CorruptImageError, TooLargeError, TooManyPixelsError, UnsupportedFormatError
 from imagejobs.spec.geometry import length
 from imagejobs.spec.operations import FONTS, Flatten, Text, Watermark, rgba
 
@@ -65,8 +65,9 @@ def _mark(context: Context, upload_id: str) -> pyvips.Image:
     if (mark := context.marks.get(upload_id)) is None:
         data = context.load_upload(upload_id)
         try:
-            mark = source.decode(source.read_header(data, context.max_source_pixels, context.max_frames))[0].image
-        except (CorruptImageError, UnsupportedFormatError, TooManyPixelsError) as error:
+            header = source.read_header(data, context.max_source_pixels, context.max_frames)
+            mark = source.decode(header, context.deadline)[0].image
+        except (CorruptImageError, UnsupportedFormatError, TooManyPixelsError, TooLargeError) as error:
             raise type(error)(f"watermark {upload_id}: {error.message}") from error
         if mark.get_typeof("page-height"):  # an animation's frames, stacked
             mark = mark.crop(0, 0, mark.width, mark.get("page-height"))
