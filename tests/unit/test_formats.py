@@ -155,7 +155,7 @@ def test_svg_scripts_handlers_and_external_references_are_removed_before_renderi
     )
     from imagejobs.engine.readers.svg import sanitise  # noqa: PLC0415 - the unit under test, by itself
 
-    cleaned = sanitise(images.svg(body))
+    cleaned = sanitise(images.svg(body)).data
 
     # THEN none of them is left, and what remains renders
     for gone in (b"script", b"onload", b"evil.example", b"file://", b"foreignObject", b"@import"):
