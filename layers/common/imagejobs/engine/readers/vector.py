@@ -1,4 +1,4 @@
-"""Vector sources (SVG, PDF) drawn in a child process, which the job's deadline can stop.
+"""Vector sources (SVG, PDF) drawn in a child process, which the job's deadline can stop (and SVGs read in one).
 
 librsvg and MuPDF draw what a document describes, and that takes time in proportion to its
 content rather than to its pixels: librsvg fills one path of a few thousand crossing segments in
@@ -6,8 +6,9 @@ seconds, and the time grows with the square of their number. Neither can be inte
 Python, so the pages are drawn by a child, `python -P <this file> <request>`, which imports no more
 than pyvips and the codec it needs. It reads the document on stdin and, for each page, writes a
 line of JSON (`{"width", "height", "bands"}`) then the page's pixels, 8-bit sRGB, row by row; or
-a line `{"error": message, "code": code}` and stops. When the deadline comes first, the child is
-killed and the job fails with `timeout`; a child that dies otherwise fails it with `corrupt_image`.
+a line `{"error": message, "code": code}` and stops; asked to measure, it writes the line alone.
+When the deadline comes first, the child is killed and the job fails with `timeout`; a child that
+dies otherwise fails it with `corrupt_image`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, cast
 import pyvips
 
 from imagejobs.deadline import Deadline
-from imagejobs.errors import CorruptImageError, DeadlineExceededError, JobError, TooManyPixelsError
+from imagejobs.errors import CorruptImageError, DeadlineExceededError, JobError, TooLargeError, TooManyPixelsError
 
 _POINTS_PER_INCH = 72
 _CODES: dict[str, type[JobError]] = {"corrupt_image": CorruptImageError, "too_many_pixels": TooManyPixelsError}
@@ -36,10 +37,8 @@ def draw(kind: str, data: bytes, request: dict[str, Any], deadline: Deadline) ->
     The child runs while the pages are taken: it is killed at the deadline, and when they are not all taken.
     """
     deadline.check(f"draw the {kind}")
-    command = [sys.executable, "-P", __file__, json.dumps({"kind": kind, **request})]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))}
     with subprocess.Popen(  # noqa: S603 - this interpreter running this file, with a request it made
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment
+        _command(kind, request), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env()
     ) as child:
         stdin, stdout = cast(BufferedWriter, child.stdin), cast(BufferedReader, child.stdout)  # pipes, as asked
         expired = threading.Event()
@@ -67,11 +66,50 @@ def draw(kind: str, data: bytes, request: dict[str, Any], deadline: Deadline) ->
             child.kill()
 
 
-def _page(kind: str, line: bytes, stdout: BufferedReader, expired: threading.Event) -> pyvips.Image:
-    """The page whose line the child wrote, and the pixels that follow it."""
+def measure(kind: str, data: bytes, request: dict[str, Any], seconds: float) -> tuple[int, int, int]:
+    """(width, height, bands) of the `kind` document `data` as a child reads them, within `seconds`.
+
+    Reading is bounded on its own, before the job's budget is known: librsvg measures the drawing of
+    an SVG without a size of its own, and applies its style sheets to every element.
+    """
+    try:
+        done = subprocess.run(  # noqa: S603 - this interpreter running this file, with a request it made
+            _command(kind, {**request, "measure": True}),
+            input=data,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise TooLargeError(f"reading the {kind} takes longer than {seconds:g} s") from error
+    answer = _answer(done.stdout.partition(b"\n")[0])
+    if done.returncode != 0 or not answer:
+        raise CorruptImageError(f"the {kind} cannot be read: its reader stopped ({done.returncode})")
+    return answer["width"], answer["height"], answer["bands"]
+
+
+def _command(kind: str, request: dict[str, Any]) -> list[str]:
+    """This file run by this interpreter, without its folder on the path (it holds a `codecs` module)."""
+    return [sys.executable, "-P", __file__, json.dumps({"kind": kind, **request})]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))}
+
+
+def _answer(line: bytes) -> dict[str, Any]:
+    """The child's line about a page, {} if it is not one; its error raised with its code."""
     answer: dict[str, Any] = json.loads(line) if line.startswith(b"{") else {}
     if "error" in answer:
         raise _CODES[answer["code"]](answer["error"])
+    return answer
+
+
+def _page(kind: str, line: bytes, stdout: BufferedReader, expired: threading.Event) -> pyvips.Image:
+    """The page whose line the child wrote, and the pixels that follow it."""
+    answer = _answer(line)
     width, height, bands = answer.get("width", 0), answer.get("height", 0), answer.get("bands", 0)
     pixels = bytearray(width * height * bands)
     view, read = memoryview(pixels), 0
@@ -86,12 +124,15 @@ def _page(kind: str, line: bytes, stdout: BufferedReader, expired: threading.Eve
 
 # ---- the child ------------------------------------------------------------------------------------
 
-type Drawn = tuple[int, int, int, Any]  # width, height, bands, the pixels (bytes or a memoryview)
+type Drawn = tuple[int, int, int, Any]  # width, height, bands, the pixels (bytes, a memoryview; None: measured)
 
 
 def _svg(data: bytes, request: dict[str, Any]) -> Iterator[Drawn]:
     try:
         image = pyvips.Image.svgload_buffer(data, dpi=request["dpi"], fail_on="error")
+        if request.get("measure"):
+            yield image.width, image.height, image.bands, None
+            return
         image = image.colourspace("srgb") if image.interpretation != "srgb" else image
         image = image if image.format == "uchar" else image.cast("uchar")
         yield image.width, image.height, image.bands, image.write_to_memory()
@@ -132,7 +173,8 @@ def _child() -> int:
     try:
         for width, height, bands, pixels in _DRAWERS[request["kind"]](data, request):
             out.write(json.dumps({"width": width, "height": height, "bands": bands}).encode() + b"\n")
-            out.write(pixels)
+            if pixels is not None:
+                out.write(pixels)
             out.flush()
     except _DrawingError as refusal:
         out.write(json.dumps({"error": refusal.message, "code": refusal.code}).encode() + b"\n")
