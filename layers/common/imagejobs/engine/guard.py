@@ -47,7 +47,7 @@ def failing_as(
     also: tuple[type[BaseException], ...] = (),
     out_of_memory: type[JobError] = TooLargeError,
 ) -> Iterator[None]:
-    """Library errors (`LIBRARY_ERRORS` and `also`) raised inside as `error`, after `message`.
+    """Library errors (`LIBRARY_ERRORS` and `also`) raised inside as `error`; `message` says what was being done.
 
     Past the deadline they are `timeout` (a watched computation was stopped); running out of memory is
     `out_of_memory`.

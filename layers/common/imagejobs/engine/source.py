@@ -95,9 +95,9 @@ def decode(header: Header, deadline: Deadline, at_least: Size | None = None) -> 
     if at_least is not None and len(header.pages) == 1 and reader.frames == 1:
         shrunk = reader.load_shrunk(header.pages[0], at_least)
     loaded = iter([shrunk]) if shrunk is not None else reader.load_pages(header.pages, deadline)
-    corrupt = f"the {header.format} image data is corrupt or truncated"
+    decoding = f"decoding the {header.format}"
     for index in header.pages:
-        with guard.failing_as(CorruptImageError, corrupt, deadline, out_of_memory=TooManyPixelsError):
+        with guard.failing_as(CorruptImageError, decoding, deadline, out_of_memory=TooManyPixelsError):
             image = next(loaded)
             if reader.frames == 1:
                 image = image.autorot()  # an animation's frames are stacked: turning the stack would scramble them
