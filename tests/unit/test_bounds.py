@@ -22,7 +22,7 @@ from imagejobs.errors import (
     TooLargeError,
     TooManyPixelsError,
 )
-from imagejobs.spec.geometry import MIN_RENDER_PIXELS, output_size, work_units
+from imagejobs.spec.geometry import MIN_RENDER_PIXELS, output_size, selected_pages, work_units
 from imagejobs.spec.outputs import Output
 from tests import images
 from tests.images import BLUE, RED, WHITE, near, pixel, size
@@ -245,6 +245,11 @@ def test_work_units_without_a_source_are_the_least_the_request_needs() -> None:
     assert work_units([fixed, follows], [None] * 3) == 3 * (1000 * 1000 + MIN_RENDER_PIXELS)
     assert work_units([follows], [(2000, 1000)]) == 1000 * 500
     assert work_units([output("gif")], [(10, 10)], frames=50) == MIN_RENDER_PIXELS  # small renders cost the least
+
+
+@pytest.mark.parametrize(("pages", "count"), [(None, 1), ("2", 1), ("1-3,5", 4), ("1-3,2-4", 4), ("1,8-", None)])
+def test_the_pages_a_selection_counts_are_known_unless_a_range_is_open(pages: str | None, count: int | None) -> None:
+    assert selected_pages(pages) == count
 
 
 # ---- deadline and errors ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The sizes an output's operations give, planned without pixels, and the work units of a job.
 
-Codec-free, like the rest of `spec`: the engine plans its decode and checks a job's work on the
-source's header with these, and the API can count a request's work before there is a source.
+Codec-free, like the rest of `spec`: the engine checks a job's work on the source's header with
+these, and the API can count a request's work before there is a source:
+`work_units(outputs, [None] * selected_pages(pages))` when the selection is closed.
 
 Work units are the pixels a job encodes: for every selected page and every output, the output's
 width x height (its last operation's result), times the animation frames it keeps; each such
@@ -15,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import overload
 
-from imagejobs.spec.formats import FORMATS
+from imagejobs.spec.formats import FORMATS, page_ranges
 from imagejobs.spec.operations import Crop, Operation, Pad, Resize, Rotate, percentage
 from imagejobs.spec.outputs import Output
 
@@ -103,6 +104,16 @@ def work_units(outputs: Sequence[Output], pages: Sequence[Size | None], frames: 
             size = output_size(page, output.operations)
             total += max(MIN_RENDER_PIXELS, size[0] * size[1] * kept if size is not None else 0)
     return total
+
+
+def selected_pages(pages: str | None) -> int | None:
+    """How many pages a source's `pages` selects (the first by default); None when a range is open ("3-")."""
+    selected: set[int] = set()
+    for first, last in page_ranges(pages or "1"):
+        if last is None:
+            return None
+        selected.update(range(first, last + 1))
+    return len(selected)
 
 
 def _fixed(op: Resize) -> Size | None:
