@@ -146,7 +146,8 @@ def _render_output(
         _check_dimensions(layers, name, step, limits)
     if not output.operations:
         _check_dimensions(layers, name, "the source", limits)
-    image = frames.join(layers, like=page.image) if len(layers) > 1 else layers[0]
+    with guard.failing_as(TooLargeError, f"output '{name}': joining its {len(layers)} frames", deadline):
+        image = frames.join(layers, like=page.image) if len(layers) > 1 else layers[0]
     encoded = encode.encode(image, output, deadline, name)
     fmt = FORMATS[encoded.format]
     return Rendered(
