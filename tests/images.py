@@ -6,7 +6,9 @@ tests check the engine's output with a decoder other than the one the engine use
 
 from __future__ import annotations
 
+import base64
 import io
+import random
 import struct
 import zlib
 from collections.abc import Mapping
@@ -16,6 +18,7 @@ import pyvips
 from PIL import Image, ImageChops
 from pydantic import TypeAdapter
 
+from imagejobs.deadline import Deadline
 from imagejobs.engine import operations as engine_operations
 from imagejobs.errors import SourceNotFoundError
 from imagejobs.spec.operations import Operation
@@ -260,7 +263,13 @@ def applied(data: bytes, *operations: dict[str, object], uploads: Mapping[str, b
         return uploads[upload_id]
 
     image = pyvips.Image.new_from_buffer(data, "")
-    context = engine_operations.Context(load_upload=load_upload, max_source_pixels=100_000_000, max_frames=500)
+    context = engine_operations.Context(
+        load_upload=load_upload,
+        max_source_pixels=100_000_000,
+        max_frames=500,
+        max_output_dimension=16384,
+        deadline=Deadline.unlimited(),
+    )
     for params in operations:
         image = engine_operations.apply(image, _OPERATION.validate_python(params), context)
     return image.pngsave_buffer()
@@ -320,6 +329,33 @@ BILLION_LAUGHS = (
     + b"".join(b'<!ENTITY %c "%s">\n' % (ord("b") + i, b"&%c;" % (ord("a") + i) * 10) for i in range(8))
     + b']>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&i;</text></svg>'
 )
+
+
+def nested_svg(depth: int) -> bytes:
+    """A red 10x10 square inside `depth` nested groups."""
+    return svg("<g>" * depth + '<rect width="10" height="10" fill="red"/>' + "</g>" * depth, 10, 10)
+
+
+def use_bomb_svg(levels: int, fan: int = 10) -> bytes:
+    """A billion laughs by reference: each level's group `<use>`s the one below `fan` times (fan ** levels squares)."""
+    defs = ['<g id="l0"><rect width="1" height="1" fill="red"/></g>']
+    for level in range(1, levels + 1):
+        uses = "".join(f'<use href="#l{level - 1}" x="{i % 10}"/>' for i in range(fan))
+        defs.append(f'<g id="l{level}">{uses}</g>')
+    return svg(f'<defs>{"".join(defs)}</defs><use href="#l{levels}"/>', 20, 20)
+
+
+def crossing_path_svg(segments: int, side: int = 1000, seed: int = 1) -> bytes:
+    """One filled path of `segments` random lines across the canvas: librsvg's time grows with their square."""
+    points = random.Random(seed)
+    lines = " ".join(f"L{points.randint(0, side)} {points.randint(0, side)}" for _ in range(segments))
+    return svg(f'<path d="M0 0 {lines}" fill="blue"/>', side, side)
+
+
+def svg_embedding(raster: bytes, content_type: str = "image/png", width: int = 20, height: int = 20) -> bytes:
+    """An SVG showing `raster` (as a data: URI) over the whole of it."""
+    uri = f"data:{content_type};base64,{base64.b64encode(raster).decode()}"
+    return svg(f'<image href="{uri}" width="{width}" height="{height}"/>', width, height)
 
 
 def png16(width: int, height: int, color: RGB = RED) -> bytes:

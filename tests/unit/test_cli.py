@@ -138,6 +138,52 @@ def test_an_image_that_cannot_be_processed_exits_1_with_the_jobs_error_code(
     assert (status, error["error"]["code"]) == (1, code)
 
 
+@pytest.mark.parametrize(
+    ("source", "args", "code"),
+    [
+        (images.nested_svg(1000), [], "too_large"),
+        (images.svg_embedding(images.png_claiming(20_000, 20_000)), [], "too_many_pixels"),
+        (images.png_claiming(9000, 9000), ["--max-memory", "256"], "too_many_pixels"),
+        (images.pdf(*[(72, 72, images.RED)] * 20), ["--pages", "1-", "--max-work-units", "1000000"], "too_large"),
+    ],
+    ids=["nested-svg", "svg-embedding-a-bomb", "over-the-memory", "over-the-work-units"],
+)
+def test_a_hostile_image_exits_1_with_its_code_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: bytes, args: list[str], code: str
+) -> None:
+    source_file, spec = files(tmp_path, source, THUMB, name="hostile")
+
+    status, error = run(capsys, "process", source_file, "--output-spec", spec, *args)
+
+    assert (status, error["error"]["code"]) == (1, code)
+
+
+def test_an_unexpected_failure_is_the_error_body_with_code_internal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli.engine, "render", broken)
+    source, spec = files(tmp_path, images.jpeg(8, 8), THUMB)
+
+    status, error = run(capsys, "process", source, "--output-spec", spec)
+
+    assert (status, error["error"]["code"]) == (1, "internal")
+    assert "KeyError" in error["error"]["message"]
+
+
+def test_an_output_folder_that_cannot_be_made_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, spec = files(tmp_path, images.jpeg(8, 8), THUMB)
+
+    status, error = run(capsys, "process", source, "--output-spec", spec, "-o", source)  # a file, not a folder
+
+    assert (status, error["error"]["code"]) == (2, "invalid_request")
+    assert error["error"]["details"][0]["path"] == "--out"
+
+
 def test_a_watermark_reads_the_image_given_with_upload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "logo.png").write_bytes(images.png(20, 20, images.BLUE))
     mark = {"type": "watermark", "upload_id": LOGO_ID, "gravity": "southeast"}
@@ -220,4 +266,15 @@ def test_python_m_imagejobs_without_a_spec_is_a_usage_error() -> None:
     done = python_m_imagejobs("process", "photo.jpg")
 
     assert done.returncode == 2
-    assert b"--output-spec" in done.stderr
+    error = json.loads(done.stderr)["error"]
+    assert error["code"] == "invalid_request" and "--output-spec" in error["message"]
+
+
+def test_python_m_imagejobs_prints_the_error_body_not_a_traceback_for_a_hostile_svg(tmp_path: Path) -> None:
+    source, spec = files(tmp_path, images.nested_svg(100_000), THUMB, name="deep.svg")
+
+    done = python_m_imagejobs("process", source, "--output-spec", spec, "-o", tmp_path)
+
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    assert json.loads(done.stderr)["error"]["code"] == "too_large"

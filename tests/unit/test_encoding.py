@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from imagejobs import engine
 from imagejobs.deadline import Deadline
-from imagejobs.engine import Limits, Rendered
+from imagejobs.engine import Limits, Rendered, codecs
 from imagejobs.errors import DeadlineExceededError, TargetSizeUnreachableError
 from imagejobs.spec.outputs import DEFAULT_MIN_SSIM, Output
 from tests import images
@@ -111,13 +111,18 @@ def test_auto_keeps_transparency_with_avif_or_webp() -> None:
     assert decoded(result.data).getpixel((16, 16))[3] == 0
 
 
-def test_a_spent_time_budget_stops_an_encoding_search() -> None:
-    calls = iter(range(1000))
-    deadline = Deadline(lambda: 10_000 if next(calls) < 3 else 0)  # decode, then two encodes
+def test_a_spent_time_budget_stops_an_encoding_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a time budget that runs out with the first encode of a quality search
+    encodes: list[int] = []
+    encode = codecs.encode
+    monkeypatch.setattr(codecs, "encode", lambda *args: encodes.append(args[3]) or encode(*args))
+    deadline = Deadline(lambda: 0 if encodes else 10_000)
     job = output("jpeg", quality="auto", name="thumb")
 
-    with pytest.raises(DeadlineExceededError, match="thumb: encode as jpeg at quality"):
+    # THEN the search stops there
+    with pytest.raises(DeadlineExceededError, match="thumb"):
         engine.render(images.photo(64, 48), [job], LIMITS, deadline)
+    assert encodes == [50]
 
 
 # ---- quality ----------------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def test_svg_scripts_handlers_and_external_references_are_removed_before_renderi
     )
     from imagejobs.engine.readers.svg import sanitise  # noqa: PLC0415 - the unit under test, by itself
 
-    cleaned = sanitise(images.svg(body))
+    cleaned = sanitise(images.svg(body)).data
 
     # THEN none of them is left, and what remains renders
     for gone in (b"script", b"onload", b"evil.example", b"file://", b"foreignObject", b"@import"):
@@ -411,8 +411,8 @@ def test_a_raw_is_turned_upright() -> None:
 def test_a_raw_whose_outputs_are_all_at_most_half_its_size_is_decoded_at_half_size(photo_dng: bytes) -> None:
     header = engine.source.read_header(photo_dng, LIMITS.max_source_pixels, LIMITS.max_frames)
 
-    [half] = engine.source.decode(header, (800, 533))
-    [whole] = engine.source.decode(header, (801, 533))
+    [half] = engine.source.decode(header, Deadline.unlimited(), (800, 533))
+    [whole] = engine.source.decode(header, Deadline.unlimited(), (801, 533))
 
     assert (half.image.width, half.image.height, half.width, half.height) == (800, 534, 1600, 1067) and half.shrunk
     assert (whole.image.width, whole.image.height) == (1600, 1067) and not whole.shrunk

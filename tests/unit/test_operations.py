@@ -9,6 +9,7 @@ import pytest
 import pyvips
 from PIL import Image, ImageFilter, ImageOps
 
+from imagejobs.deadline import Deadline
 from imagejobs.engine.operations import STEPS, Context, apply
 from imagejobs.errors import CorruptImageError, SourceNotFoundError
 from imagejobs.spec.operations import FONTS, FilterName, Operation, Watermark
@@ -553,7 +554,13 @@ def test_a_watermark_is_loaded_once_per_render() -> None:
         loads.append(upload_id)
         return images.png(4, 4, BLUE)
 
-    context = Context(load_upload=load, max_source_pixels=100_000_000, max_frames=500)
+    context = Context(
+        load_upload=load,
+        max_source_pixels=100_000_000,
+        max_frames=500,
+        max_output_dimension=16384,
+        deadline=Deadline.unlimited(),
+    )
     image = pyvips.Image.new_from_buffer(images.png(20, 20, WHITE), "")
     for gravity in ("northwest", "southeast"):
         image = apply(image, Watermark(type="watermark", upload_id=MARK_ID, gravity=gravity), context)

@@ -4,9 +4,10 @@
 
 The spec is one output as in a job's `outputs`, a list of them, or `{"preset": "<name>"}`. They are
 rendered as a job renders them (one decode shared by every output; `milliseconds` is the whole) and
-written to `<out>/<name>.<extension>`. A JSON report goes to stdout. On
-failure, `{"error": {"code", "message", "details"}}` goes to stderr with exit status 1 for the
-image (the codes of a failed job) and 2 for the spec or the command line.
+written to `<out>/<name>.<extension>`. A JSON report goes to stdout. On any
+failure, `{"error": {"code", "message", "details"}}` goes to stderr, never a traceback, with exit
+status 1 for the image (the codes of a failed job, `internal` for an unexpected error) and 2 for
+the spec or the command line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -90,6 +91,18 @@ def _read(path: Path, error: type[ImageJobsError]) -> bytes:
         raise error(f"{path}: {failure.strerror}") from failure
 
 
+def _write(path: Path, data: bytes | None) -> None:
+    """`data` written to `path`; with no data, `path` made as a folder."""
+    try:
+        if data is None:
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.write_bytes(data)
+    except OSError as failure:
+        message = f"{path}: {failure.strerror or failure}"
+        raise RequestValidationError(f"--out {message}", details=[{"path": "--out", "message": message}]) from failure
+
+
 def process(args: argparse.Namespace) -> dict[str, Any]:
     spec_text = sys.stdin.read() if args.output_spec == "-" else _read(Path(args.output_spec), MalformedRequestError)
     try:
@@ -99,9 +112,13 @@ def process(args: argparse.Namespace) -> dict[str, Any]:
     load_upload = _uploads(args.upload)
     data = _read(Path(args.source), SourceNotFoundError)
     limits = engine.Limits(
-        max_source_pixels=args.max_pixels, max_output_dimension=args.max_dimension, max_frames=args.max_frames
+        max_source_pixels=args.max_pixels,
+        max_output_dimension=args.max_dimension,
+        max_frames=args.max_frames,
+        max_work_units=args.max_work_units,
+        max_memory_bytes=args.max_memory * 2**20,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
+    _write(args.out, None)
     started = time.perf_counter()
     source, rendered = engine.render(
         data, outputs, limits, Deadline.unlimited(), load_upload, pages=args.pages, dpi=args.dpi
@@ -110,7 +127,7 @@ def process(args: argparse.Namespace) -> dict[str, Any]:
     written = []
     for result in rendered:  # an output once per page when the source selects several pages
         path = args.out / f"{result.name}.{result.extension}"
-        path.write_bytes(result.data)
+        _write(path, result.data)
         written.append(
             {
                 "name": result.name,
@@ -139,9 +156,18 @@ def _pages(pages: str) -> str:
     return pages
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are the error body too (code `invalid_request`, exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        body = {"error": {"code": RequestValidationError.code, "message": f"{self.prog}: {message}", "details": []}}
+        print(json.dumps(body), file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="imagejobs on local files.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog=prog, description="imagejobs on local files.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("process", help="render outputs of an image, as a job would", description=__doc__)
     run.add_argument("source", help="the image")
     run.add_argument(
@@ -156,6 +182,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--max-pixels", type=int, default=MAX_SOURCE_PIXELS, help="largest source, in pixels")
     run.add_argument("--max-dimension", type=int, default=MAX_OUTPUT_DIMENSION, help="largest output side, in pixels")
     run.add_argument("--max-frames", type=int, default=engine.Limits.max_frames, help="most animation frames")
+    run.add_argument(
+        "--max-work-units",
+        type=int,
+        default=engine.Limits.max_work_units,
+        help="most pixels encoded, all pages and outputs",
+    )
+    run.add_argument(
+        "--max-memory",
+        type=int,
+        default=engine.Limits.max_memory_bytes // 2**20,
+        metavar="MB",
+        help="most memory a job may use, in MiB",
+    )
     return parser
 
 
@@ -165,8 +204,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m imagejobs") -
     try:
         report = process(args)
     except ImageJobsError as error:
-        body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
-        print(json.dumps(body), file=sys.stderr)
+        _print_error(error.code, error.message, error.details)
         return 1 if isinstance(error, JobError) else 2
+    except Exception as error:  # noqa: BLE001 - the command's boundary: a failure is reported as the body says
+        _print_error("internal", f"the command failed unexpectedly ({type(error).__name__}: {error})", [])
+        return 1
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _print_error(code: str, message: str, details: list[dict[str, Any]]) -> None:
+    print(json.dumps({"error": {"code": code, "message": message, "details": details}}), file=sys.stderr)

@@ -19,8 +19,15 @@ class Deadline:
         self._reserve_ms = reserve_ms
 
     def check(self, step: str) -> None:
-        if self._remaining_ms() < self._reserve_ms:
+        if self.expired():
             raise DeadlineExceededError(f"ran out of time before step '{step}'")
+
+    def expired(self) -> bool:
+        return self.seconds_left() < 0
+
+    def seconds_left(self) -> float:
+        """The time the steps have left, in seconds: up to the reserve, below 0 once it is passed."""
+        return (self._remaining_ms() - self._reserve_ms) / 1000
 
     @classmethod
     def unlimited(cls) -> Deadline:

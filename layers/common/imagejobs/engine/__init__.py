@@ -4,6 +4,8 @@ The order of work, in one place (`render`):
 
 1. `source.read_header`: the real format from the bytes, the header only, checked against the
    pixel limit (width x height x animation frames, over every selected page) and the frame limit.
+   Then `budget`: the job's work units (pages x outputs x output pixels) and its memory, estimated
+   from the header and the outputs, checked against their limits before any pixel is decoded.
 2. `source.decode`: each selected page decoded once, upright (EXIF orientation) and in 8-bit sRGB
    (ICC honoured), into memory that every output shares (libvips images are immutable). When
    every output starts with a resize (`decode_size`), a JPEG or WebP is decoded shrunk: by the
@@ -17,19 +19,22 @@ The order of work, in one place (`render`):
    `encode.encode` (format, quality and size searches; metadata stripped).
 
 Several selected pages give each output once per page, named `<output>-p<page>`.
-libvips evaluates lazily: the pixel work of step 3 happens while encoding.
+libvips evaluates lazily: the pixel work of step 3 happens while encoding, on an image `guard`
+watches so that it stops at the deadline. A library's error in a step becomes that step's stable
+code where it happens (`guard.failing_as`): `corrupt_image` decoding, `too_large` in an operation
+or an encoding, `timeout` once the deadline has passed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyvips
 
 from imagejobs.deadline import Deadline
-from imagejobs.engine import encode, frames, operations, source
-from imagejobs.errors import SourceNotFoundError, TooManyPixelsError
+from imagejobs.engine import budget, encode, frames, guard, operations, source
+from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
 from imagejobs.spec.formats import FORMATS
 from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
@@ -42,6 +47,8 @@ class Limits:
     max_source_pixels: int
     max_output_dimension: int
     max_frames: int = 500
+    max_work_units: int = 400_000_000  # pixels encoded, all pages and outputs (`spec.geometry.work_units`)
+    max_memory_bytes: int = 1536 * 2**20  # the function's memory less what the runtime and libraries take
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,14 @@ def render(
     dpi: int | None = None,
 ) -> tuple[SourceInfo, list[Rendered]]:
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
+    budget.check_work(header, outputs, limits.max_work_units)
+    budget.check_memory(header, outputs, limits.max_memory_bytes)
     deadline.check("decode")
-    decoded = source.decode(header, decode_size(outputs, source.upright_size(header)))
+    decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
     info = SourceInfo(format=header.format, width=decoded[0].width, height=decoded[0].height)
-    context = operations.Context(load_upload, limits.max_source_pixels, limits.max_frames)
+    context = operations.Context(
+        load_upload, limits.max_source_pixels, limits.max_frames, limits.max_output_dimension, deadline
+    )
     jpeg = data if header.format == "jpeg" else None
     return info, [
         _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
@@ -129,15 +140,19 @@ def _render_output(
     # output is the source as it is.
     for index, operation in enumerate(output.operations):
         step = f"operation {index} ({operation.type})"
-        deadline.check(f"{name}: {step}")
-        if index == 0 and page.shrunk and isinstance(operation, Resize):
-            layers = [operations.resize_from(layer, operation, (page.width, page.height)) for layer in layers]
-        else:
-            layers = [operations.apply(layer, operation, context) for layer in layers]
+        frames_in_turn = _in_turn(layers, deadline, f"{name}: {step}")
+        with guard.failing_as(TooLargeError, f"output '{name}': {step}", deadline):
+            if index == 0 and page.shrunk and isinstance(operation, Resize):
+                layers = [
+                    operations.resize_from(layer, operation, (page.width, page.height)) for layer in frames_in_turn
+                ]
+            else:
+                layers = [operations.apply(layer, operation, context) for layer in frames_in_turn]
         _check_dimensions(layers, name, step, limits)
     if not output.operations:
         _check_dimensions(layers, name, "the source", limits)
-    image = frames.join(layers, like=page.image) if len(layers) > 1 else layers[0]
+    with guard.failing_as(TooLargeError, f"output '{name}': joining its {len(layers)} frames", deadline):
+        image = frames.join(layers, like=page.image) if len(layers) > 1 else layers[0]
     encoded = encode.encode(image, output, deadline, name, None if output.operations else jpeg)
     fmt = FORMATS[encoded.format]
     return Rendered(
@@ -150,6 +165,13 @@ def _render_output(
         extension=fmt.extension,
         page=page.number if numbered else None,
     )
+
+
+def _in_turn(layers: list[pyvips.Image], deadline: Deadline, step: str) -> Iterator[pyvips.Image]:
+    """The frames one by one, the deadline checked before each."""
+    for layer in layers:
+        deadline.check(step)
+        yield layer
 
 
 def _check_dimensions(layers: list[pyvips.Image], name: str, made_by: str, limits: Limits) -> None:

@@ -48,6 +48,11 @@ _JXL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 _ENCODERS: dict[str, Encoder] = {}
 
+# What the encoders other than libvips raise on an image they cannot write (too large for the format,
+# out of what they can allocate): Pillow OSError and ValueError, pillow-heif RuntimeError (x265's) and
+# ValueError, pymupdf RuntimeError.
+ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, RuntimeError)
+
 
 def encode(fmt: str, image: pyvips.Image, output: Output, quality: int) -> bytes:
     return _ENCODERS[fmt](image, output, quality)

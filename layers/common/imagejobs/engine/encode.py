@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import pyvips
 
 from imagejobs.deadline import Deadline
-from imagejobs.engine import codecs, frames, similarity
+from imagejobs.engine import codecs, frames, guard, similarity
 from imagejobs.engine.readers.heif import HeifReader
-from imagejobs.errors import TargetSizeUnreachableError
+from imagejobs.errors import TargetSizeUnreachableError, TooLargeError
 from imagejobs.spec.formats import AUTO_CANDIDATES, FORMATS
 from imagejobs.spec.outputs import DEFAULT_MIN_SSIM, Output
 
@@ -37,14 +37,17 @@ class Encoded:
 def encode(
     image: pyvips.Image, output: Output, deadline: Deadline, name: str, source_jpeg: bytes | None = None
 ) -> Encoded:
-    """`name` is the output's as the client will see it, for the time budget's message.
+    """`name` is the output's as the client will see it, for the messages.
 
     `source_jpeg`: the source's bytes when it is a JPEG that `image` is, unchanged (no operations).
+    The image is watched (`guard.watched`): the pixel work of every step before is done here, and
+    stops at the deadline. A codec's error is `too_large` (`timeout` past the deadline).
     """
     if source_jpeg is not None and output.format == "jxl" and output.lossless and output.keep_metadata:
         deadline.check(f"{name}: recompress the jpeg as jxl")
         if (data := codecs.jxl_from_jpeg(source_jpeg)) is not None:
             return Encoded("jxl", data, image.width, frames.frame_height(image))
+    image = guard.watched(image, deadline)
     if output.format != "auto":
         return _encode_as(output.format, image, output, deadline, name)
     encodings = (_encode_as(fmt, image, output, deadline, name) for fmt in auto_candidates(output, image))
@@ -70,13 +73,14 @@ def _encode_as(fmt: str, image: pyvips.Image, output: Output, deadline: Deadline
         deadline.check(f"{name}: encode as {fmt} at quality {quality}")
         return codecs.encode(fmt, image, output, quality)
 
-    if output.quality == "auto":
-        quality, data = _lowest_similar(fmt, image, at, output.min_ssim or DEFAULT_MIN_SSIM)
-    else:
-        quality = output.quality or FORMATS[fmt].default_quality or 0
-        data = at(quality)
-    if output.max_bytes is not None and len(data) > output.max_bytes:
-        data = _highest_fitting(at, quality, len(data), output.max_bytes, name)
+    with guard.failing_as(TooLargeError, f"output '{name}': encoding as {fmt}", deadline, also=codecs.ERRORS):
+        if output.quality == "auto":
+            quality, data = _lowest_similar(fmt, image, at, output.min_ssim or DEFAULT_MIN_SSIM)
+        else:
+            quality = output.quality or FORMATS[fmt].default_quality or 0
+            data = at(quality)
+        if output.max_bytes is not None and len(data) > output.max_bytes:
+            data = _highest_fitting(at, quality, len(data), output.max_bytes, name)
     if fmt == "ico":
         side = max(output.sizes or codecs.ICO_SIZES)
         return Encoded(fmt, data, side, side)

@@ -1,9 +1,9 @@
 """Reading a source: its real format, its header against the limits, then one decode per selected page.
 
 Every format has a `Reader` that reads the header only (sizes, pages, animation frames); the
-limits are checked on it (width x height x frames, summed over the selected pages) before
-any pixel is decoded. Decoding gives 8-bit sRGB, upright, with or without alpha: CMYK,
-16-bit, greyscale and palette sources all end there. An animated source decodes to one tall
+limits are checked on it (width x height x frames, summed over the selected pages, and the
+images an SVG embeds) before any pixel is decoded. Decoding gives 8-bit sRGB, upright, with or
+without alpha: CMYK, 16-bit, greyscale and palette sources all end there. An animated source decodes to one tall
 image of its frames stacked, with `page-height`, `delay` and `loop` set (libvips' layout).
 
 Shrink-on-load: given the smallest (upright) size the outputs need, a JPEG decodes at 1/2, 1/4
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import pyvips
 
+from imagejobs.deadline import Deadline
+from imagejobs.engine import guard
 from imagejobs.engine.frames import frame_height
 from imagejobs.engine.readers import open_reader
 from imagejobs.engine.readers.base import Reader, Size
@@ -79,37 +81,39 @@ def read_header(
     indices = _select(pages, reader.page_count, fmt)
     reader.fit(indices, max_pixels)
     sizes = [reader.size(index) for index in indices]
-    total = sum(width * height for width, height in sizes) * reader.frames
+    total = sum(width * height for width, height in sizes) * reader.frames + reader.embedded_pixels
     if total > max_pixels:
         width, height = sizes[0]
         frames = f" x {reader.frames} frames" if reader.frames > 1 else ""
         pages_counted = f" on {len(sizes)} pages" if len(sizes) > 1 else ""
+        embedded = f" and embeds images of {reader.embedded_pixels} pixels" if reader.embedded_pixels else ""
         raise TooManyPixelsError(
-            f"the source is {width}x{height} pixels{frames}{pages_counted}, above the limit of {max_pixels} pixels"
+            f"the source is {width}x{height} pixels{frames}{pages_counted}{embedded}, "
+            f"above the limit of {max_pixels} pixels"
         )
     return Header(fmt, reader, indices)
 
 
-def decode(header: Header, at_least: Size | None = None) -> list[Page]:
+def decode(header: Header, deadline: Deadline, at_least: Size | None = None) -> list[Page]:
     """Decodes each selected page once: upright, 8-bit sRGB, held in memory for every output to share.
 
     With `at_least` (an upright width and height) and one still page selected, the page is decoded
-    shrunk where its format can, to no less than that (`Page.shrunk`).
+    shrunk where its format can, to no less than that (`Page.shrunk`). The deadline is checked
+    before each page and watched while libvips decodes it.
     """
     reader, decoded = header.reader, []
+    shrunk = None
+    if at_least is not None and len(header.pages) == 1 and reader.frames == 1:
+        shrunk = reader.load_shrunk(header.pages[0], at_least)
+    loaded = iter([shrunk]) if shrunk is not None else reader.load_pages(header.pages, deadline)
+    decoding = f"decoding the {header.format}"
     for index in header.pages:
-        image = None
-        if at_least is not None and len(header.pages) == 1 and reader.frames == 1:
-            image = reader.load_shrunk(index, at_least)
-        shrunk = image is not None
-        image = image if image is not None else reader.load(index)
-        try:
+        with guard.failing_as(CorruptImageError, decoding, deadline, out_of_memory=TooManyPixelsError):
+            image = next(loaded)
             if reader.frames == 1:
                 image = image.autorot()  # an animation's frames are stacked: turning the stack would scramble them
-            image = _to_srgb(image).copy_memory()
-        except pyvips.Error as error:
-            raise CorruptImageError(f"the {header.format} image data is corrupt or truncated") from error
-        width, height = reader.upright_size(index) if shrunk else (image.width, frame_height(image))
+            image = guard.watched(_to_srgb(image), deadline).copy_memory()
+        width, height = reader.upright_size(index) if shrunk is not None else (image.width, frame_height(image))
         decoded.append(Page(index + 1, image, width, height))
     return decoded
 

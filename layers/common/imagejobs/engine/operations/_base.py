@@ -8,8 +8,10 @@ from typing import Any
 
 import pyvips
 
+from imagejobs.deadline import Deadline
 from imagejobs.errors import TooManyPixelsError
-from imagejobs.spec.operations import Operation, percentage, rgba
+from imagejobs.spec.geometry import X, Y, pixels
+from imagejobs.spec.operations import Operation, rgba
 
 type Step[Op] = Callable[[pyvips.Image, Op, Context], pyvips.Image]
 
@@ -36,6 +38,8 @@ class Context:
     load_upload: Callable[[str], bytes]  # another upload of the job's tenant, by id (watermarks)
     max_source_pixels: int  # the source limits hold for those uploads too
     max_frames: int
+    max_output_dimension: int  # per side, for what a step draws (text)
+    deadline: Deadline
     marks: dict[str, pyvips.Image] = field(default_factory=dict)  # decoded watermarks, by upload id
 
 
@@ -57,27 +61,6 @@ def step[Op](kind: type[Op]) -> Callable[[Step[Op]], Step[Op]]:
 def check_size(width: int, height: int, made_by: str) -> None:
     if max(width, height) > VIPS_MAX_COORD:
         raise TooManyPixelsError(f"{made_by} would make an image of {width}x{height} pixels")
-
-
-X, Y = 0, 1  # the axis a pixel value measures: horizontal (a width, an x) or vertical
-
-
-def pixels(value: int | str, size: tuple[int, int], axis: int) -> int:
-    """A pixel value in whole pixels, on `axis` of an image of `size` (width, height).
-
-    "50%" is of the side on that axis, "50w" of the width, "50h" of the height.
-    """
-    share = percentage(value)
-    if share is None:
-        return int(value)
-    percent, of = share
-    side = size[axis] if of == "%" else size[X] if of == "w" else size[Y]
-    return round(side * percent / 100)
-
-
-def length(value: int | str, size: tuple[int, int], axis: int) -> int:
-    """A width or height in whole pixels, at least 1."""
-    return max(1, pixels(value, size, axis))
 
 
 def srgb(image: pyvips.Image) -> pyvips.Image:

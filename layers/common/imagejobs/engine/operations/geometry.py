@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pyvips
 
 from imagejobs.engine.operations._base import (
@@ -14,47 +12,16 @@ from imagejobs.engine.operations._base import (
     blurred,
     check_size,
     ink,
-    length,
     overlay,
-    pixels,
     place,
     srgb,
     step,
 )
+from imagejobs.spec.geometry import length, pixels, resize_geometry
 from imagejobs.spec.operations import Crop, Flip, Pad, Resize, Rotate, SmartGravity, Trim, Zoom, rgba
 
 _BACKDROP_SHRINK = 16  # blur_background blurs a copy this many times smaller, then scales it up: fast at any size
 _BACKDROP_SIGMA = 2.0
-
-
-def resize_geometry(width: int, height: int, op: Resize) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(the size to scale a widthxheight image to, the size of the result) for a resize, as sharp does.
-
-    One side given: the other follows the aspect ratio. Both given: `fill` stretches to them,
-    `inside` fits within them, `contain` and `blur_background` fit within them and fill the rest
-    of exactly them, `cover` fills them and crops the overflow, `outside` covers them uncropped.
-    `without_enlargement` caps each scale at 1, so a small source is never scaled up: `cover`
-    then crops to at most the target, `contain` still pads to exactly the target. Percentages
-    are of the image's width and height ("50h" as a width: half the height).
-    """
-    target_width = length(op.width, (width, height), X) if op.width is not None else None
-    target_height = length(op.height, (width, height), Y) if op.height is not None else None
-    hscale = target_width / width if target_width else math.inf
-    vscale = target_height / height if target_height else math.inf
-    fit = op.fit if target_width and target_height else "inside"
-    if fit in ("cover", "outside"):
-        hscale = vscale = max(hscale, vscale)
-    elif fit in ("contain", "inside", "blur_background"):
-        hscale = vscale = min(hscale, vscale)
-    if op.without_enlargement:
-        hscale, vscale = min(hscale, 1.0), min(vscale, 1.0)
-    scaled = (max(1, int(width * hscale + 0.5)), max(1, int(height * vscale + 0.5)))
-    target = (target_width or scaled[0], target_height or scaled[1])
-    if fit == "cover":
-        return scaled, (min(scaled[0], target[0]), min(scaled[1], target[1]))
-    if fit in ("contain", "blur_background"):
-        return scaled, target
-    return scaled, scaled
 
 
 @step(Resize)

@@ -13,6 +13,8 @@ import pyvips
 if TYPE_CHECKING:
     from PIL import Image
 
+    from imagejobs.deadline import Deadline
+
 type Size = tuple[int, int]
 
 
@@ -21,6 +23,8 @@ class Reader(ABC):
 
     page_count = 1
     frames = 1  # animation frames, the same for every page
+    bands = 4  # of the decoded pixels: 3 (sRGB) or 4 (with alpha); 4 unless the header tells
+    embedded_pixels = 0  # of the images the source embeds, decoded with it (an SVG's rasters)
 
     @abstractmethod
     def size(self, index: int) -> tuple[int, int]:
@@ -29,6 +33,12 @@ class Reader(ABC):
     @abstractmethod
     def load(self, index: int) -> pyvips.Image:
         """Page `index` decoded: every frame, in whatever colour space and depth the source has."""
+
+    def load_pages(self, indices: list[int], deadline: Deadline) -> Iterator[pyvips.Image]:
+        """Each of those pages `load`ed in turn, the deadline checked before each."""
+        for index in indices:
+            deadline.check(f"decode page {index + 1}")
+            yield self.load(index)
 
     def fit(self, indices: list[int], max_pixels: int) -> None:  # noqa: B027 - a hook only documents fill in
         """Lowers a resolution the client did not ask for, so that the pages fit the pixel limit."""

@@ -1,12 +1,15 @@
-"""PDF pages rendered with pymupdf, which only PDF sources load."""
+"""PDF pages rendered with pymupdf, which only PDF sources load: read here, drawn in a child process (`vector`)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pymupdf
 import pyvips
 
+from imagejobs.deadline import Deadline
+from imagejobs.engine.readers import vector
 from imagejobs.engine.readers.base import Reader
 from imagejobs.errors import CorruptImageError, UnsupportedFormatError
 
@@ -17,7 +20,10 @@ _POINTS_PER_INCH = 72
 class PdfReader(Reader):
     """Pages rendered at `dpi` on white; without a `dpi`, at 150 or lower if the pages would not fit the limit."""
 
+    bands = 3  # drawn on white
+
     def __init__(self, data: bytes, dpi: int | None) -> None:
+        self._data = data
         try:
             self._document = pymupdf.open(stream=data, filetype="pdf")
         except pymupdf.FileDataError as error:
@@ -42,13 +48,12 @@ class PdfReader(Reader):
         return box.width, box.height
 
     def load(self, index: int) -> pyvips.Image:
-        try:
-            pixmap = self._page(index).get_pixmap(matrix=self._matrix, alpha=False)
-        except (RuntimeError, pymupdf.mupdf.FzErrorBase) as error:  # pymupdf's own and MuPDF's
-            raise CorruptImageError(f"page {index + 1} of the pdf cannot be rendered") from error
-        return pyvips.Image.new_from_memory(pixmap.samples, pixmap.width, pixmap.height, pixmap.n, "uchar").copy(
-            interpretation="srgb"
-        )
+        [page] = self.load_pages([index], Deadline.unlimited())
+        return page
+
+    def load_pages(self, indices: list[int], deadline: Deadline) -> Iterator[pyvips.Image]:
+        """The pages drawn by MuPDF in a child process, which the deadline stops."""
+        return vector.draw("pdf", self._data, {"dpi": self._dpi, "pages": indices}, deadline)
 
     @property
     def _matrix(self) -> pymupdf.Matrix:

@@ -21,6 +21,7 @@ class VipsReader(Reader):
         pages = self._first.get("n-pages") if self._first.get_typeof("n-pages") else 1
         self._animated = loader in ("gifload_buffer", "webpload_buffer") and pages > 1
         self.frames = pages if self._animated else 1
+        self.bands = 4 if self._first.hasalpha() else 3
         self.page_count = pages if loader == "tiffload_buffer" else 1
 
     def _open(self, **options: object) -> pyvips.Image:
