@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -331,3 +332,45 @@ def test_objects_outside_the_upload_layout_and_s3_test_events_are_skipped(stack:
     assert queue_depth(stack, "JobsQueue") == 0
     assert queue_depth(stack, "JobsDeadLetterQueue") == 0
     assert storage.parse_upload_key(storage.unquote_key("uploads%2Ften_A%2Fupl_B")) == ("ten_A", "upl_B")
+
+
+TEN = [{"name": f"o{n}", "format": "png", "operations": [{"type": "resize", "width": 16}]} for n in range(10)]
+
+
+def test_a_job_of_more_outputs_than_a_job_may_make_is_refused_when_its_pages_are_known(api: Client) -> None:
+    uploaded = upload(api, images.pdf(*[(72, 72, (255, 255, 255))] * 2), "application/pdf")
+
+    response = api.post("/jobs", {"source": {"upload_id": uploaded, "pages": "1-200"}, "outputs": TEN})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["path"] == "source.pages"
+
+
+def test_a_2000_output_pdf_job_fails_too_large_before_a_page_is_drawn(api: Client, stack: Stack) -> None:
+    # GIVEN a PDF of 200 small pages, all selected by an open range, and 10 outputs of each
+    many = images.pdf(*[(72, 72, (255, 255, 255))] * 200)
+
+    uploaded = upload(api, many, "application/pdf")
+    started = time.monotonic()
+
+    # WHEN it runs
+    created = api.post("/jobs", {"source": {"upload_id": uploaded, "pages": "1-"}, "outputs": TEN}).json()
+    drain(stack)
+    job = api.get(f"/jobs/{created['id']}").json()
+
+    # THEN it fails with a stable code at once, and nothing was written
+    assert (job["status"], job["error"]["code"]) == ("failed", "too_large")
+    assert "2000 outputs" in job["error"]["message"]
+    assert time.monotonic() - started < 30
+    assert output_objects(stack, job["id"]) == []
+
+
+def test_outputs_whose_work_is_over_the_limit_are_refused_when_the_request_tells_it(api: Client) -> None:
+    huge = {"type": "resize", "width": 16000, "height": 16000, "fit": "fill"}
+    outputs = [{"name": f"o{n}", "format": "png", "operations": [huge]} for n in range(2)]
+
+    response = api.post("/jobs", {"source": {"upload_id": upload(api, images.jpeg(8, 8))}, "outputs": outputs})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["path"] == "outputs"
+    assert "work units" in response.json()["error"]["details"][0]["message"]

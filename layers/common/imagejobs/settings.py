@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Tier = Literal["keyed", "anonymous"]
+RUNTIME_MEMORY_MB = 384
 
 
 class TierLimits(BaseModel):
@@ -47,6 +48,15 @@ class Settings(BaseModel):
     callbacks_queue_url: str = Field(default="", alias="CALLBACKS_QUEUE_URL")
     callback_retry_delays: tuple[int, ...] = Field(default=(60,), alias="CALLBACK_RETRY_DELAYS", min_length=1)
     callback_max_attempts: int = Field(default=1, alias="CALLBACK_MAX_ATTEMPTS", gt=0)
+    # A job's work as a whole: the pixels it encodes over every output and page (MaxWorkUnits).
+    max_work_units: int = Field(default=400_000_000, alias="MAX_WORK_UNITS", gt=0)
+    # The memory the function has (Lambda sets it), of which a job's pixels may use all but
+    # RUNTIME_MEMORY_MB (the interpreter, the libraries and their caches).
+    function_memory_mb: int = Field(default=2048, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE", gt=0)
+
+    @property
+    def max_memory_bytes(self) -> int:
+        return max(self.function_memory_mb - RUNTIME_MEMORY_MB, RUNTIME_MEMORY_MB) * 2**20
 
     @field_validator("callback_retry_delays", mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from imagejobs.engine.source import Header
 from imagejobs.errors import TooLargeError, TooManyPixelsError
 from imagejobs.spec.formats import FORMATS
-from imagejobs.spec.geometry import output_size, work_units
+from imagejobs.spec.geometry import MAX_RENDERED_OUTPUTS, output_size, work_units
 from imagejobs.spec.outputs import Output
 
 _MB = 1_000_000
@@ -32,6 +32,12 @@ _HELD_OTHERWISE = 2
 
 def check_work(header: Header, outputs: Sequence[Output], max_work_units: int) -> None:
     reader = header.reader
+    renderings = len(outputs) * len(header.pages)
+    if renderings > MAX_RENDERED_OUTPUTS:
+        raise TooLargeError(
+            f"the job would make {renderings} outputs ({len(outputs)} outputs on {len(header.pages)} pages), "
+            f"above the limit of {MAX_RENDERED_OUTPUTS}"
+        )
     units = work_units(outputs, [reader.upright_size(index) for index in header.pages], reader.frames)
     if units > max_work_units:
         pages = f" on {len(header.pages)} pages" if len(header.pages) > 1 else ""

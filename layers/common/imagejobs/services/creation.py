@@ -17,6 +17,7 @@ from imagejobs.services.views import job_document
 from imagejobs.settings import get_settings
 from imagejobs.spec import presets
 from imagejobs.spec.documents import CreatedJobDocument, SourceDocument
+from imagejobs.spec.geometry import MAX_RENDERED_OUTPUTS, selected_pages, work_units
 from imagejobs.spec.requests import JobRequest
 from imagejobs.store import queue, repository
 from imagejobs.store.records import JobRecord, StoredRequest, UploadRecord, new_callback, now
@@ -67,6 +68,24 @@ def _check_request(caller: Caller, request: JobRequest) -> None:
             "callback_url: callbacks are signed with a tenant's secret and need an API key",
             details=[{"path": "callback_url", "message": "needs an API key"}],
         )
+    _check_work(request)
+
+
+def _check_work(request: JobRequest) -> None:
+    """The job's work as a whole, where the request alone tells it (the pages it selects are known):
+    more outputs than a job may make, or more work units than MaxWorkUnits, is refused now rather
+    than failed later (`too_large`, once the source's header tells the rest)."""
+    pages = selected_pages(request.source.pages)
+    if pages is None:
+        return
+    made = len(request.outputs) * pages
+    if made > MAX_RENDERED_OUTPUTS:
+        message = f"{len(request.outputs)} outputs of {pages} pages make {made} outputs, above {MAX_RENDERED_OUTPUTS}"
+        raise RequestValidationError(f"source.pages: {message}", details=[{"path": "source.pages", "message": message}])
+    units, limit = work_units(request.outputs, [None] * pages), get_settings().max_work_units
+    if units > limit:
+        message = f"the outputs encode at least {units} pixels, above the limit of {limit} work units"
+        raise RequestValidationError(f"outputs: {message}", details=[{"path": "outputs", "message": message}])
 
 
 def _with_outputs(request: JobRequest) -> JobRequest:

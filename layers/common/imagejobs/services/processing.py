@@ -112,6 +112,8 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         max_source_pixels=tier.max_source_pixels,
         max_output_dimension=tier.max_output_dimension,
         max_frames=tier.max_animation_frames,
+        max_work_units=settings.max_work_units,
+        max_memory_bytes=settings.max_memory_bytes,
     )
 
     def load_upload(upload_id: str) -> bytes:

@@ -23,6 +23,9 @@ from imagejobs.spec.outputs import Output
 type Size = tuple[int, int]
 
 MIN_RENDER_PIXELS = 512 * 512
+# Outputs a job makes at most (its outputs x its selected pages): what sizes its record (400 KB in
+# DynamoDB), its events (256 KB in EventBridge) and its document (6 MB from Lambda) for the worst case.
+MAX_RENDERED_OUTPUTS = 200
 
 
 X, Y = 0, 1  # the axis a pixel value measures: horizontal (a width, an x) or vertical
