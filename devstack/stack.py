@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from devstack import apigw, provision
+from devstack import apigw, cdn, provision
 from devstack.functions import KILLS, Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
 from devstack.gateway import Gateway
 from devstack.template import REGION, ROOT, Template, TemplateError
@@ -55,6 +55,11 @@ class Stack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.template = Template.read(self.stack_name, self.parameters)
+        # What the template calls https://<api>.execute-api… and https://<distribution>, served here.
+        for logical_id in self.template.resources("AWS::Serverless::Api"):
+            self.template.local_urls[logical_id] = f"http://{self.host}:{self.api_port}"
+        for logical_id in self.template.resources("AWS::CloudFront::Distribution"):
+            self.template.local_urls[logical_id] = f"http://{self.host}:{self.api_port}{cdn.PATH}"
         unknown = {how for how in self.kills.values() if how not in KILLS}
         if unknown:
             raise TemplateError(f"IMAGEJOBS_KILL: {', '.join(sorted(unknown))}: say one of {', '.join(KILLS)}")
@@ -88,7 +93,9 @@ class Stack:
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
         os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
-        clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})
+        clients = SimpleNamespace(
+            **{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events", "secretsmanager")}
+        )
         provision.provision(self.template, clients)
 
         self.functions, routes, sources, streams = functions(self.template)
@@ -115,7 +122,10 @@ class Stack:
         )
 
         gateway = Gateway(self.template, self.api, self.functions)
-        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway)
+        self.distribution = cdn.Distribution.of(self.template, clients.s3)
+        self._api = apigw.serve(
+            self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway, distribution=self.distribution
+        )
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)
