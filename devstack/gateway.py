@@ -108,7 +108,8 @@ class Gateway:
         for setting in template.resolve(api.get("MethodSettings", [])):
             if "ThrottlingRateLimit" not in setting:
                 continue
-            path = setting["ResourcePath"].replace("~1", "/")  # API Gateway's escaping of the path's slashes
+            # API Gateway's escaping: /resource/subresource is written /~1resource~1subresource.
+            path = setting["ResourcePath"].removeprefix("/").replace("~1", "/")
             throttles[(setting["HttpMethod"], path)] = Plan(
                 float(setting["ThrottlingRateLimit"]), int(setting.get("ThrottlingBurstLimit", 5000)), None
             )
