@@ -14,6 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
+from imagejobs_client import Client
 from tests import images
 from tests.e2e.conftest import ROOT, LocalStack, running_stack, wait_for_job
 
@@ -97,6 +98,17 @@ def test_the_readme_python_links_snippet_runs(local_stack: LocalStack) -> None:
     assert isinstance(srcset, dict)
     assert f'srcset="{srcset["avif"]}"' in str(names["picture"])
     assert srcset["webp"].split(", ")[-1].endswith(" 800w")
+
+
+def test_the_python_client_gives_each_outputs_link(local_stack: LocalStack, tmp_path: Path) -> None:
+    with Client(local_stack.api_url, local_stack.api_key) as client:
+        result = client.run(ROOT / "samples" / "logo.png", outputs=[{"name": "icon", "format": "png"}], out=tmp_path)
+
+    (output,) = result.job.outputs
+    assert output.link is not None
+    assert output.link.startswith(f"{local_stack.api_url}/o/")
+    assert output.cdn_url is None
+    assert requests.get(output.link, timeout=10).content == result.files["icon"].read_bytes()
 
 
 # ---- EnableCdn=true, and the link route's throttle ---------------------------------------------
