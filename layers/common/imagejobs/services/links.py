@@ -34,8 +34,10 @@ def link(job: JobRecord, output: StoredOutput) -> str:
 def follow(token: str) -> Redirect:
     """Where a link leads now: a fresh presigned download of its output."""
     claim = links.verify(token, secrets.link_secret(), now=time.time())
-    job = repository.get_job(claim.tenant_id, claim.job_id) if claim else None
-    output = next((o for o in job.outputs if claim and o.name == claim.output), None) if job else None
+    if claim is None:
+        raise NotFoundError(GONE)
+    job = repository.get_job(claim.tenant_id, claim.job_id)  # None once deleted or expired
+    output = next((o for o in job.outputs if o.name == claim.output), None) if job else None
     if job is None or output is None:
         raise NotFoundError(GONE)
     location, expires_at = storage.presigned_get(output.key, not_after=job.expires_at, seconds=REDIRECT_SECONDS)
