@@ -15,7 +15,7 @@ from devstack.template import Template, TemplateError
 PATH = "/cdn"
 # The managed response headers policies the local stack knows, by id, with the headers they add.
 _RESPONSE_HEADERS = {"60669652-455b-4ae9-85a4-c4c02393f86c": {"Access-Control-Allow-Origin": "*"}}  # SimpleCORS
-_HEADERS = {"ContentType": "Content-Type", "CacheControl": "Cache-Control", "ETag": "ETag"}
+_HEADERS = {"ContentType": "Content-Type", "CacheControl": "Cache-Control", "ETag": "ETag", "ExpiresString": "Expires"}
 # What S3 answers CloudFront's Origin Access Control, which may read objects but not list the bucket,
 # for a key that does not exist; CloudFront passes it on.
 _DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"

@@ -73,14 +73,15 @@ def read_upload(upload: UploadRecord) -> bytes:
 
 def put_output(key: str, data: bytes, content_type: str, *, not_after: datetime) -> None:
     """Stores an output, cacheable (by browsers, by the CDN) until `not_after`, its job's expiry: an
-    output's key is its job's own, so its bytes never change under it."""
-    seconds = max(int((not_after - now()).total_seconds()), 0)
+    output's key is its job's own, so its bytes never change under it. The end is a date (`Expires`)
+    rather than a `max-age`, which would count from each download and so outlive the job."""
     _s3().put_object(
         Bucket=get_settings().bucket_name,
         Key=key,
         Body=data,
         ContentType=content_type,
-        CacheControl=f"public, max-age={seconds}, immutable",
+        CacheControl="public, immutable",
+        Expires=not_after,
     )
 
 
