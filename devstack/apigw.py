@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devstack import cdn
 from devstack.functions import Route
 from devstack.gateway import Gateway
 from devstack.template import ACCOUNT_ID, TemplateError
@@ -40,9 +41,12 @@ def proxy_event(
     headers: dict[str, str],
     body: bytes,
     source_ip: str,
+    domain_name: str,
 ) -> dict[str, Any]:
     parts = urlsplit(raw_path)
     query = parse_qs(parts.query, keep_blank_values=True)
+    # API Gateway tells the integration how it was reached (the local stack speaks http, not https).
+    headers = {**headers, "X-Forwarded-Proto": "http", "X-Forwarded-Port": domain_name.rpartition(":")[2]}
     return {
         "resource": compiled.route.path,
         "path": parts.path.removeprefix(f"/{compiled.stage}"),
@@ -58,6 +62,7 @@ def proxy_event(
             "httpMethod": method,
             "path": parts.path,
             "stage": compiled.stage,
+            "domainName": domain_name,
             "accountId": ACCOUNT_ID,
             "apiId": "local",
             "requestId": str(uuid.uuid4()),
@@ -70,10 +75,18 @@ def proxy_event(
 
 
 def serve(
-    host: str, port: int, stage: str, routes: list[Route], *, api: dict[str, Any], gateway: Gateway
+    host: str,
+    port: int,
+    stage: str,
+    routes: list[Route],
+    *,
+    api: dict[str, Any],
+    gateway: Gateway,
+    distribution: cdn.Distribution | None = None,
 ) -> ThreadingHTTPServer:
     """The API on host:port: `api` is the AWS::Serverless::Api's properties; `gateway` what API
-    Gateway does around each integration. Preflights (OPTIONS) are routes like any other."""
+    Gateway does around each integration; `distribution` the CDN, served under /cdn/. Preflights
+    (OPTIONS) are routes like any other."""
     if "Cors" in api:
         raise TemplateError("the local stack routes preflights to functions: declare OPTIONS events, not Cors")
     compiled = [CompiledRoute(stage, route) for route in routes]
@@ -84,6 +97,9 @@ def serve(
 
         def _dispatch(self) -> None:
             path = urlsplit(self.path).path
+            if distribution is not None and path.startswith(f"{cdn.PATH}/"):
+                self._send(*distribution.answer(self.command, path))
+                return
             for candidate in compiled:
                 parameters = candidate.match(self.command, path)
                 if parameters is not None:
@@ -106,6 +122,7 @@ def serve(
                 headers=dict(self.headers.items()),
                 body=body,
                 source_ip=self.client_address[0],
+                domain_name=f"{host}:{port}",
             )
             refusal = gateway.admit(candidate.route, event)
             if refusal is not None:

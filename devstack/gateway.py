@@ -75,6 +75,7 @@ class Gateway:
             for name, config in self.auth.get("Authorizers", {}).items()
         }
         self.plans, self.default_plan = self._plans(template)
+        self.method_throttles = self._method_throttles(template, api)
 
     @staticmethod
     def _plans(template: Template) -> tuple[dict[str, Plan], Plan | None]:
@@ -101,9 +102,27 @@ class Gateway:
             raise TemplateError("the local stack needs at most one usage plan without template keys")
         return by_key, open_plans[0] if open_plans else None
 
+    @staticmethod
+    def _method_throttles(template: Template, api: dict[str, Any]) -> dict[tuple[str, str], Plan]:
+        """The stage's MethodSettings throttles: (method, path) -> one token bucket for all callers."""
+        throttles = {}
+        for setting in template.resolve(api.get("MethodSettings", [])):
+            if "ThrottlingRateLimit" not in setting:
+                continue
+            # API Gateway's escaping: /resource/subresource is written /~1resource~1subresource.
+            path = setting["ResourcePath"].removeprefix("/").replace("~1", "/")
+            throttles[(setting["HttpMethod"], path)] = Plan(
+                float(setting["ThrottlingRateLimit"]), int(setting.get("ThrottlingBurstLimit", 5000)), None
+            )
+        return throttles
+
     def admit(self, route: Route, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes] | None:
-        """Runs the route's authorizer and usage plan on the proxy event (adding the authorizer's
-        context to it); an answer when API Gateway would answer itself instead of the integration."""
+        """Runs the route's throttle, authorizer and usage plan on the proxy event (adding the
+        authorizer's context to it); an answer when API Gateway would answer itself instead of the
+        integration."""
+        throttle = self.method_throttles.get((route.method, route.path))
+        if throttle is not None and throttle.admit("") is not None:
+            return self.responses.answer("THROTTLED", 429, "Too Many Requests")
         name = route.auth.get("Authorizer", self.auth.get("DefaultAuthorizer"))
         usage_key = None
         if name and name != "NONE":
@@ -119,13 +138,18 @@ class Gateway:
             event["requestContext"]["authorizer"] = {**result.get("context", {}), "principalId": result["principalId"]}
             usage_key = result.get("usageIdentifierKey")
         if route.auth.get("ApiKeyRequired", self.auth.get("ApiKeyRequired", False)):
-            plan = self.plans.get(usage_key or "", self.default_plan if usage_key else None)
-            if plan is None:
-                return self.responses.answer("INVALID_API_KEY", 403, "Forbidden")
-            refusal = plan.admit(usage_key or "")
-            if refusal:
-                message = "Too Many Requests" if refusal == "THROTTLED" else "Limit Exceeded"
-                return self.responses.answer(refusal, 429, message)
+            return self._meter(usage_key)
+        return None
+
+    def _meter(self, usage_key: str | None) -> tuple[int, dict[str, str], bytes] | None:
+        """The usage plan of the key the authorizer named: refused when there is none, or over its limits."""
+        plan = self.plans.get(usage_key or "", self.default_plan if usage_key else None)
+        if plan is None:
+            return self.responses.answer("INVALID_API_KEY", 403, "Forbidden")
+        refusal = plan.admit(usage_key or "")
+        if refusal:
+            message = "Too Many Requests" if refusal == "THROTTLED" else "Limit Exceeded"
+            return self.responses.answer(refusal, 429, message)
         return None
 
     @staticmethod

@@ -1,13 +1,16 @@
-"""Creates on moto the storage, queues, table, bus and rules that template.yaml declares.
+"""Creates on moto the storage, queues, table, bus, rules and secrets that template.yaml declares.
 
 Bucket and queue policies, the REST API and the layers have no local counterpart (moto does not
-enforce policies; the API and the functions are served by this package itself). The functions'
-roles are enforced by devstack.iam, when the stack is asked to.
+enforce policies; the API and the functions are served by this package itself, and so is a
+CloudFront distribution's path, by devstack.cdn). The functions' roles are enforced by devstack.iam,
+when the stack is asked to.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from typing import Any
 
 from devstack.template import ACCOUNT_ID, REGION, Template, TemplateError
@@ -31,6 +34,10 @@ NOT_EMULATED = frozenset(
         "AWS::SNS::Subscription",
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
+        # Served by devstack.cdn itself, uncached, straight from the bucket.
+        "AWS::CloudFront::Distribution",
+        "AWS::CloudFront::OriginAccessControl",
+        "AWS::CloudFront::CachePolicy",
     }
 )
 EMULATED = (
@@ -39,6 +46,7 @@ EMULATED = (
     "AWS::Events::EventBus",
     "AWS::S3::Bucket",
     "AWS::Events::Rule",
+    "AWS::SecretsManager::Secret",
 )
 
 
@@ -59,6 +67,8 @@ def provision(template: Template, clients: Any) -> None:
         _bucket(template, clients.s3, logical_id, resource.get("Properties", {}))
     for logical_id, resource in template.resources("AWS::Events::Rule").items():
         _rule(template, clients.events, logical_id, resource["Properties"])
+    for logical_id, resource in template.resources("AWS::SecretsManager::Secret").items():
+        _secret(template, clients.secretsmanager, logical_id, resource["Properties"])
 
 
 def _name(template: Template, logical_id: str) -> str:
@@ -164,3 +174,18 @@ def _rule(template: Template, events: Any, logical_id: str, properties: dict[str
     )
     template.refs[logical_id] = name
     template.attributes[logical_id] = {"Arn": arn}
+
+
+def _secret(template: Template, secretsmanager: Any, logical_id: str, properties: dict[str, Any]) -> None:
+    """A secret with a value of its own each time the stack starts, made as GenerateSecretString says."""
+    properties = template.resolve(properties)
+    generate = properties.get("GenerateSecretString")
+    if generate is None or set(generate) - {"PasswordLength", "ExcludePunctuation"}:
+        raise TemplateError(f"{logical_id}: only GenerateSecretString with PasswordLength, ExcludePunctuation")
+    alphabet = string.ascii_letters + string.digits
+    if not generate.get("ExcludePunctuation"):
+        alphabet += string.punctuation
+    value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+    arn = secretsmanager.create_secret(Name=_name(template, logical_id), SecretString=value)["ARN"]
+    template.refs[logical_id] = arn
+    template.attributes[logical_id] = {"Id": arn}

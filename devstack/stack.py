@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from devstack import apigw, iam, provision
+from devstack import apigw, cdn, iam, provision
 from devstack.functions import (
     INVOKING,
     KILLS,
@@ -68,6 +68,11 @@ class Stack:
         self._threads: list[threading.Thread] = []
         self.guard: iam.Guard | None = None
         self.template = Template.read(self.stack_name, self.parameters)
+        # What the template calls https://<api>.execute-api… and https://<distribution>, served here.
+        for logical_id in self.template.resources("AWS::Serverless::Api"):
+            self.template.local_urls[logical_id] = f"http://{self.host}:{self.api_port}"
+        for logical_id in self.template.resources("AWS::CloudFront::Distribution"):
+            self.template.local_urls[logical_id] = f"http://{self.host}:{self.api_port}{cdn.PATH}"
         unknown = {how for how in self.kills.values() if how not in KILLS}
         if unknown:
             raise TemplateError(f"IMAGEJOBS_KILL: {', '.join(sorted(unknown))}: say one of {', '.join(KILLS)}")
@@ -103,7 +108,9 @@ class Stack:
         self._moto = MotoServer(self.host, self.aws_port, {LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: signer})
         self._moto.start()
         os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
-        clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})
+        clients = SimpleNamespace(
+            **{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events", "secretsmanager")}
+        )
         provision.provision(self.template, clients)
         if self.iam_records is not None:  # before any client of the functions exists: they copy the hooks
             roles = iam.Roles.resolve(iam.translate(), self.template)
@@ -134,7 +141,10 @@ class Stack:
         )
 
         gateway = Gateway(self.template, self.api, self.functions)
-        self._api = apigw.serve(self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway)
+        self.distribution = cdn.Distribution.of(self.template, clients.s3)
+        self._api = apigw.serve(
+            self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway, distribution=self.distribution
+        )
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)

@@ -20,6 +20,15 @@ class TemplateError(Exception):
     """The template uses something the local stack cannot emulate."""
 
 
+NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: removed from the list or map that holds it
+# The https addresses AWS gives what the local stack serves itself: an Api's execute-api host and a
+# CloudFront distribution's domain name. `local_urls` says where each is served locally.
+_AWS_URLS = (
+    re.compile(r"https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}"),
+    re.compile(r"https://\$\{(\w+)\.DomainName\}"),
+)
+
+
 class _Loader(yaml.SafeLoader):
     pass
 
@@ -55,6 +64,7 @@ class Template:
     parameters: dict[str, str] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # logical id -> what Ref returns
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> GetAtt values
+    local_urls: dict[str, str] = field(default_factory=dict)  # logical id -> where the stack serves it
 
     @classmethod
     def read(cls, stack_name: str, overrides: Mapping[str, str] | None = None, path: Path = TEMPLATE) -> Template:
@@ -106,7 +116,7 @@ class Template:
     def resolve(self, value: Any) -> Any:
         """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join)."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -114,7 +124,7 @@ class Template:
             function = self._functions().get(key)
             if function is not None:
                 return function(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         return {
@@ -128,7 +138,9 @@ class Template:
             "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
         }
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
@@ -145,6 +157,8 @@ class Template:
 
     def _sub(self, arg: str | list[Any]) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+        for aws_url in _AWS_URLS:
+            text = aws_url.sub(lambda found: self.local_urls.get(found.group(1), found.group(0)), text)
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)

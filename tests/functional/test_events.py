@@ -79,7 +79,7 @@ def seed(stack: Stack, callback_url: str) -> None:
             callback=new_callback(callback_url),
         )
     )
-    storage.put_output(upload.key, images.jpeg(1200, 800), "image/jpeg")
+    storage.put_output(upload.key, images.jpeg(1200, 800), "image/jpeg", not_after=upload.expires_at)
     discard(stack)  # the notification moto just sent is what events/process_upload_landed.json stands for
 
 
@@ -130,6 +130,16 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert document["status"] == "succeeded"
     assert document["metadata"] == {"order": "1234"}
     assert document["callback"]["status"] == "delivered"
+
+    # The sample link's token was signed by no stack: refused. The job's own link leads to its output.
+    link = stack.function("OutputLinkFunction")
+    assert link.invoke(event("output_link.json"))["statusCode"] == 404
+    followed = event("output_link.json")
+    followed["pathParameters"]["token"] = token = document["outputs"][0]["link"].rsplit("/", 1)[1]
+    followed["path"], followed["requestContext"]["path"] = f"/o/{token}", f"/v1/o/{token}"
+    redirect = link.invoke(followed)
+    assert redirect["statusCode"] == 302, redirect
+    assert f"/outputs/{TENANT}/{JOB}/" in redirect["multiValueHeaders"]["Location"][0]
 
     listed = stack.function("ListJobsFunction").invoke(event("list_jobs.json"))
     assert JOB in [job["id"] for job in json.loads(listed["body"])["jobs"]]

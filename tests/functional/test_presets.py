@@ -55,15 +55,16 @@ def test_responsive_gives_a_ready_srcset_per_format_capped_at_the_sources_width(
     assert set(outputs) == {f"{fmt}-{w}" for fmt in presets.RESPONSIVE_FORMATS for w in presets.RESPONSIVE_WIDTHS}
     assert [outputs[f"webp-{w}"]["width"] for w in presets.RESPONSIVE_WIDTHS] == [320, 640, 960, 1000, 1000]
 
-    # AND each format's srcset lists each width once, narrowest first, with the outputs' fresh links
+    # AND each format's srcset lists each width once, narrowest first, with the outputs' stable links
     assert set(job["srcset"]) == set(presets.RESPONSIVE_FORMATS)
     for fmt, srcset in job["srcset"].items():
         candidates = [candidate.rsplit(" ", 1) for candidate in srcset.split(", ")]
         assert [descriptor for _, descriptor in candidates] == ["320w", "640w", "960w", "1000w"]
-        assert [url for url, _ in candidates[:3]] == [outputs[f"{fmt}-{w}"]["url"] for w in (320, 640, 960)]
+        assert [url for url, _ in candidates[:3]] == [outputs[f"{fmt}-{w}"]["link"] for w in (320, 640, 960)]
+        assert all(url.startswith(f"{stack.api_url}/o/") for url, _ in candidates)
         assert all(not re.search(r"\s", url) for url, _ in candidates)
         url, _ = candidates[1]
-        picture = Image.open(io.BytesIO(requests.get(url, timeout=10).content))
+        picture = Image.open(io.BytesIO(requests.get(url, timeout=10).content))  # no key: as a browser would
         assert (picture.format.lower(), picture.size) == (fmt, (640, 384))
 
 

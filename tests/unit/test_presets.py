@@ -91,7 +91,8 @@ def test_favicon_makes_a_three_size_ico_and_opaque_pngs() -> None:
 class Link:
     format: str
     width: int
-    url: str
+    link: str
+    cdn_url: str | None = None
 
 
 def test_srcset_lists_each_width_once_narrowest_first_per_format() -> None:
@@ -109,6 +110,12 @@ def test_srcset_lists_each_width_once_narrowest_first_per_format() -> None:
         "webp": "https://s3/w320 320w, https://s3/w640 640w, https://s3/w1280 700w",
         "avif": "https://s3/a320 320w",
     }
+
+
+def test_srcset_takes_the_cdn_addresses_where_there_is_a_cdn() -> None:
+    outputs = [Link("webp", 320, "https://api/o/a", "https://cdn/a.webp"), Link("webp", 640, "https://api/o/b", None)]
+
+    assert presets.srcset("responsive", outputs) == {"webp": "https://cdn/a.webp 320w, https://api/o/b 640w"}
 
 
 @pytest.mark.parametrize(("preset", "outputs"), [(None, [Link("webp", 1, "u")]), ("og-image", []), ("responsive", [])])

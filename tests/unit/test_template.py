@@ -237,7 +237,7 @@ def test_the_bucket_policy_denies_every_request_without_tls(template: Template) 
     tls_only = [
         s
         for s in policy["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Deny"
+        if s.get("Effect") == "Deny"  # (the CDN statement is an Fn::If)
         and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
     ]
     assert tls_only, "no Deny on aws:SecureTransport false"
@@ -712,6 +712,10 @@ def test_resources_are_grouped_storage_queues_bus_layers_functions_rules_alarms(
         "AWS::S3::Bucket": 0,
         "AWS::S3::BucketPolicy": 0,
         "AWS::DynamoDB::Table": 0,
+        "AWS::CloudFront::OriginAccessControl": 0,  # the CDN in front of the bucket (EnableCdn), beside it
+        "AWS::CloudFront::CachePolicy": 0,
+        "AWS::CloudFront::Distribution": 0,
+        "AWS::SecretsManager::Secret": 0,  # the link secret
         "AWS::SQS::Queue": 1,
         "AWS::SQS::QueuePolicy": 1,
         "AWS::Events::EventBus": 2,
@@ -751,3 +755,128 @@ def test_cfn_lint_passes() -> None:
         [str(cfn_lint), str(TEMPLATE)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- stable links and the CDN -----------------------------------------------------------------
+
+# The functions that answer or publish job documents with outputs, and so sign links, and the one
+# that checks them: no other function may read the link secret.
+SIGNING = {"GetJobFunction", "ListJobsFunction", "RetryJobFunction", "ProcessFunction", "JobsDeadLetterFunction"}
+LINK_SECRET_READERS = SIGNING | {"DeliverCallbackFunction", "OutputLinkFunction"}
+# The ones that make documents outside a request (events, callbacks) know the API's URL from their
+# environment; API functions take it from the request (they cannot name the Api: it names them).
+API_URL_FROM_ENVIRONMENT = {"ProcessFunction", "JobsDeadLetterFunction", "DeliverCallbackFunction"}
+
+
+def test_the_link_secret_is_generated_at_deploy_and_read_only_by_the_functions_that_sign_or_check_links(
+    template: Template,
+) -> None:
+    secret = template.body["Resources"]["LinkSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "SecretString" not in secret["Properties"]
+    assert int(secret["Properties"]["GenerateSecretString"]["PasswordLength"]) >= 32
+    assert template.body["Globals"]["Function"]["Environment"]["Variables"]["LINK_SECRET_ARN"] == {"Ref": "LinkSecret"}
+    reads = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "LinkSecret"}}}
+    readers = {lid for lid, properties in functions(template).items() if reads in properties.get("Policies", [])}
+    assert readers == LINK_SECRET_READERS
+
+
+def test_functions_that_publish_documents_know_the_api_url_and_api_functions_do_not(template: Template) -> None:
+    api_url = {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"}
+    assert template.body["Outputs"]["ApiUrl"]["Value"] == api_url
+    for lid, properties in functions(template).items():
+        variables = properties.get("Environment", {}).get("Variables", {})
+        if lid in API_URL_FROM_ENVIRONMENT:
+            assert variables.get("API_URL") == api_url, lid
+            assert not events(properties, "Api"), f"{lid} is the Api's: naming the Api would be a cycle"
+        else:
+            assert "API_URL" not in variables, lid
+
+
+def test_the_link_route_is_public_and_throttled_on_its_own(template: Template) -> None:
+    (route,) = events(template.function_properties("OutputLinkFunction"), "Api")
+    assert (route["Path"], route["Method"]) == ("/o/{token}", "get")
+    assert route["Auth"] == {"Authorizer": "NONE", "ApiKeyRequired": False}
+    (setting,) = template.body["Resources"]["Api"]["Properties"]["MethodSettings"]
+    assert (setting["ResourcePath"], setting["HttpMethod"]) == ("/~1o~1{token}", "GET")  # API Gateway's escaping
+    assert setting["ThrottlingRateLimit"] == {"Ref": "LinkRateLimit"}
+    assert setting["ThrottlingBurstLimit"] == {"Ref": "LinkBurstLimit"}
+
+
+CDN_RESOURCES = {"OutputsOriginAccessControl", "OutputsCachePolicy", "OutputsDistribution"}
+
+
+def _cdn_statement(template: Template) -> dict[str, Any]:
+    statements = template.body["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [(condition, statement, otherwise)] = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    assert (condition, otherwise) == ("CdnEnabled", {"Ref": "AWS::NoValue"})
+    return dict(statement)
+
+
+def test_without_enable_cdn_there_is_no_distribution_and_no_cdn_url() -> None:
+    template = Template.read("no-cdn")
+
+    assert template.body["Parameters"]["EnableCdn"]["Default"] == "false"
+    assert not template.resources("AWS::CloudFront::Distribution")
+    assert not {lid for lid, r in template.body["Resources"].items() if r.get("Condition") == "CdnEnabled"} - (
+        CDN_RESOURCES
+    )
+    assert template.resolve(template.body["Globals"]["Function"]["Environment"]["Variables"]["CDN_URL"]) == ""
+    statements = template.body["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert template.resolve([s for s in statements if "Fn::If" in s]) == []  # no grant to CloudFront
+
+
+def test_enable_cdn_puts_cloudfront_with_origin_access_control_in_front_of_the_outputs_only() -> None:
+    template = Template.read("cdn", {"EnableCdn": "true"})
+    resources = template.body["Resources"]
+
+    # GIVEN EnableCdn=true: a distribution, its OAC and its cache policy exist, and only with it
+    assert {lid for lid, r in resources.items() if r.get("Condition") == "CdnEnabled"} == CDN_RESOURCES
+    ((lid, distribution),) = template.resources("AWS::CloudFront::Distribution").items()
+    config = distribution["Properties"]["DistributionConfig"]
+    # THEN its one origin is the bucket's outputs prefix, read through the Origin Access Control
+    (origin,) = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["Bucket", "RegionalDomainName"]}
+    assert origin["OriginPath"] == "/" + storage.OUTPUT_PREFIX.rstrip("/")
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["OutputsOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
+    oac = resources["OutputsOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == (
+        "s3",
+        "always",
+        "sigv4",
+    )
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] in ("redirect-to-https", "https-only")
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    assert behavior["CachePolicyId"] == {"Ref": "OutputsCachePolicy"}
+    # AND an edge keeps an output at most CdnMaxTtl (how long a deleted job's outputs may linger there)
+    cache = resources["OutputsCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert cache["MaxTTL"] == {"Ref": "CdnMaxTtl"}
+    assert int(template.resolve(cache["MaxTTL"])) <= 86400
+    # AND the bucket lets that distribution alone read objects under outputs/, nothing else
+    statement = _cdn_statement(template)
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == {"Fn::Sub": "${Bucket.Arn}/" + storage.OUTPUT_PREFIX + "*"}
+    source = statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":distribution/${" + lid + "}")
+    # AND the functions and the stack's outputs name its address
+    cdn_url = {"Fn::Sub": "https://${" + lid + ".DomainName}"}
+    assert template.body["Globals"]["Function"]["Environment"]["Variables"]["CDN_URL"] == {
+        "Fn::If": ["CdnEnabled", cdn_url, ""]
+    }
+    assert template.body["Outputs"]["CdnUrl"] == {
+        "Condition": "CdnEnabled",
+        "Description": template.body["Outputs"]["CdnUrl"]["Description"],
+        "Value": cdn_url,
+    }
+
+
+def test_the_local_stack_serves_the_api_and_cdn_addresses_the_template_gives() -> None:
+    template = Template.read("local", {"EnableCdn": "true"})
+    template.local_urls.update(Api="http://127.0.0.1:3000", OutputsDistribution="http://127.0.0.1:3000/cdn")
+
+    assert template.resolve(template.body["Outputs"]["ApiUrl"]["Value"]) == "http://127.0.0.1:3000/v1"
+    assert template.resolve(template.body["Outputs"]["CdnUrl"]["Value"]) == "http://127.0.0.1:3000/cdn"

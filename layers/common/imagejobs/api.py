@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.request import Request
 
-from imagejobs import __version__, jsonbody
+from imagejobs import __version__, jsonbody, links
 from imagejobs.caller import Caller
 from imagejobs.errors import AuthenticationError, ImageJobsError
 from imagejobs.spec import validation
@@ -65,7 +65,8 @@ _DESCRIPTIONS = {
 def responses(ok: int, description: str, *errors: int) -> dict[int, Any]:
     """OpenAPI responses: the route's own (its return type's schema), and these error statuses (and 422,
     which any request can earn), each with the SPEC §2 error body."""
-    documented: dict[int, Any] = {ok: {"description": description, **({"content": {}} if ok == 204 else {})}}
+    bodiless = ok == 204 or 300 <= ok < 400
+    documented: dict[int, Any] = {ok: {"description": description, **({"content": {}} if bodiless else {})}}
     for status in sorted({*errors, 422}):
         documented[status] = {
             "description": _DESCRIPTIONS[status],
@@ -125,7 +126,21 @@ class _JsonResolver(APIGatewayRestResolver):
                 "body": json.dumps(body),
                 "isBase64Encoded": False,
             }
-        return super().resolve(event, context)
+        with links.serving(served_at(event)):
+            return super().resolve(event, context)
+
+
+def served_at(event: Mapping[str, Any]) -> str | None:
+    """The API's base URL as this request reached it (`https://<host>/v1`, or a custom domain and its
+    base path), for the links the answer carries."""
+    context = event.get("requestContext") or {}
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    host = context.get("domainName") or headers.get("host")
+    if not host:
+        return None
+    full, path = str(context.get("path") or ""), str(event.get("path") or "")
+    base_path = full.removesuffix(path) if path and full.endswith(path) else f"/{context.get('stage', '')}"
+    return f"{headers.get('x-forwarded-proto', 'https')}://{host}{base_path.rstrip('/')}"
 
 
 def resolver(*routers: Router) -> APIGatewayRestResolver:

@@ -42,6 +42,12 @@ class Settings(BaseModel):
     upload_url_seconds: int = Field(default=900, alias="UPLOAD_URL_SECONDS", gt=0)
     download_url_seconds: int = Field(default=3600, alias="DOWNLOAD_URL_SECONDS", gt=0)
     upload_ttl_seconds: int = Field(default=86400, alias="UPLOAD_TTL_SECONDS", gt=0)
+    # Stable links (GET /v1/o/{token}): the secret that signs them, and the API's URL for functions
+    # that make links outside a request (API functions take it from the request).
+    link_secret_arn: str = Field(default="", alias="LINK_SECRET_ARN")
+    api_url: str = Field(default="", alias="API_URL")
+    # The CDN in front of the outputs (EnableCdn), `https://<distribution>`; empty when there is none.
+    cdn_url: str = Field(default="", alias="CDN_URL")
     # Development only: lets callbacks reach http:// on loopback (the local stack turns it on).
     allow_loopback_urls: bool = Field(default=False, alias="ALLOW_LOOPBACK_URLS")
     # Callback delivery's own (only the delivery function has them).

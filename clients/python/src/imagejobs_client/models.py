@@ -43,7 +43,8 @@ class UploadForm:
 
 @dataclass(frozen=True)
 class Output:
-    """A finished output: its encoding, size and a presigned download `url` (valid until `url_expires_at`)."""
+    """A finished output: its encoding, size, a presigned download `url` (valid until `url_expires_at`),
+    its stable `link` (no key needed, valid as long as the job) and its `cdn_url` where the stack has a CDN."""
 
     name: str
     format: str
@@ -52,6 +53,8 @@ class Output:
     bytes: int
     url: str
     url_expires_at: datetime | None
+    link: str | None = None  # None from a server older than stable links
+    cdn_url: str | None = None
 
     @property
     def extension(self) -> str:
@@ -73,6 +76,8 @@ class Output:
             bytes=int(data["bytes"]),
             url=data["url"],
             url_expires_at=_time(data.get("url_expires_at")),
+            link=data.get("link"),
+            cdn_url=data.get("cdn_url"),
         )
 
 

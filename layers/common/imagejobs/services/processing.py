@@ -142,7 +142,7 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
     for output in rendered:
         deadline.check("store")
         key = storage.output_key(job.tenant_id, job.id, output.name, output.extension)
-        storage.put_output(key, output.data, output.content_type)
+        storage.put_output(key, output.data, output.content_type, not_after=job.expires_at)
         outputs.append(
             StoredOutput(
                 name=output.name,

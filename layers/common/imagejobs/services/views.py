@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from imagejobs.services import links
 from imagejobs.spec import presets
 from imagejobs.spec.documents import BatchCounts, BatchDocument, BatchJob, JobDocument, JobState, OutputDocument
 from imagejobs.spec.events import BatchEvent, JobEvent
@@ -13,12 +14,20 @@ from imagejobs.store.records import BatchRecord, JobRecord
 
 
 def job_document(job: JobRecord) -> JobDocument:
-    """The job, with fresh download links for its finished outputs."""
+    """The job, with fresh download links and stable links for its finished outputs."""
     outputs = []
     for output in job.outputs:
         url, url_expires_at = storage.presigned_get(output.key, not_after=job.expires_at)
         shown = output.model_dump(exclude={"key", "content_type"})
-        outputs.append(OutputDocument(**shown, url=url, url_expires_at=url_expires_at))
+        outputs.append(
+            OutputDocument(
+                **shown,
+                url=url,
+                url_expires_at=url_expires_at,
+                link=links.link(job, output),
+                cdn_url=storage.cdn_url(output.key),
+            )
+        )
     return JobDocument(
         **{name: getattr(job, name) for name in JobState.model_fields},
         outputs=outputs,

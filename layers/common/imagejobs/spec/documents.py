@@ -57,8 +57,17 @@ class OutputSummary(BaseModel):
 
 
 class OutputDocument(OutputSummary):
-    url: str
+    url: str = Field(description="A presigned download link, for now: it ends at `url_expires_at` (an hour at most).")
     url_expires_at: datetime
+    link: str = Field(
+        description="A stable link (`GET /v1/o/{token}`): needs no API key and redirects to a fresh download "
+        "for as long as the job exists, so it can go into HTML, a `srcset` or a cache. A 404 once the job is "
+        "deleted or has expired."
+    )
+    cdn_url: str | None = Field(
+        default=None,
+        description="The output on the stack's CDN, where the deployer turned it on (EnableCdn); else null.",
+    )
 
 
 class ErrorDocument(BaseModel):
@@ -91,7 +100,9 @@ class JobDocument(JobState):
     outputs: list[OutputDocument] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     srcset: dict[str, str] | None = Field(
-        default=None, description="For a preset with a width ladder: per format, a ready `srcset` of the outputs."
+        default=None,
+        description="For a preset with a width ladder: per format, a ready `srcset` of the outputs' stable links "
+        "(`link`), or of their `cdn_url` where there is a CDN.",
     )
 
 

@@ -116,11 +116,13 @@ def expand(name: str) -> list[Output]:
 class Candidate(Protocol):
     format: str
     width: int
-    url: str
+    link: str
+    cdn_url: str | None
 
 
 def srcset(preset: str | None, outputs: Sequence[Candidate]) -> dict[str, str] | None:
-    """Per format, `"<url> 320w, <url> 640w, …"` for a preset that makes one and has its outputs.
+    """Per format, `"<url> 320w, <url> 640w, …"` for a preset that makes one and has its outputs: their
+    stable links, which last as long as the job (or their CDN addresses, where there is a CDN).
 
     Narrowest first, one candidate per width: rungs capped at the source's width come out alike.
     """
@@ -129,5 +131,5 @@ def srcset(preset: str | None, outputs: Sequence[Candidate]) -> dict[str, str] |
         return None
     widths: dict[str, dict[int, str]] = {}
     for output in sorted(outputs, key=lambda output: output.width):
-        widths.setdefault(output.format, {}).setdefault(output.width, output.url)
+        widths.setdefault(output.format, {}).setdefault(output.width, output.cdn_url or output.link)
     return {fmt: ", ".join(f"{url} {width}w" for width, url in ladder.items()) for fmt, ladder in widths.items()}

@@ -71,17 +71,35 @@ def read_upload(upload: UploadRecord) -> bytes:
     return data
 
 
-def put_output(key: str, data: bytes, content_type: str) -> None:
-    _s3().put_object(Bucket=get_settings().bucket_name, Key=key, Body=data, ContentType=content_type)
-
-
-def presigned_get(key: str, not_after: datetime) -> tuple[str, datetime]:
-    """A download link that never outlives `not_after` (the job's expiry)."""
-    seconds = min(get_settings().download_url_seconds, int((not_after - now()).total_seconds()))
-    url = _s3().generate_presigned_url(
-        "get_object", Params={"Bucket": get_settings().bucket_name, "Key": key}, ExpiresIn=max(seconds, 1)
+def put_output(key: str, data: bytes, content_type: str, *, not_after: datetime) -> None:
+    """Stores an output, cacheable (by browsers, by the CDN) until `not_after`, its job's expiry: an
+    output's key is its job's own, so its bytes never change under it. The end is a date (`Expires`)
+    rather than a `max-age`, which would count from each download and so outlive the job."""
+    _s3().put_object(
+        Bucket=get_settings().bucket_name,
+        Key=key,
+        Body=data,
+        ContentType=content_type,
+        CacheControl="public, immutable",
+        Expires=not_after,
     )
-    return url, now() + timedelta(seconds=max(seconds, 1))
+
+
+def presigned_get(key: str, not_after: datetime, seconds: int | None = None) -> tuple[str, datetime]:
+    """A download link that lives `seconds` (an hour by default) and never outlives `not_after` (the
+    job's expiry)."""
+    wanted = seconds or get_settings().download_url_seconds
+    lifetime = max(min(wanted, int((not_after - now()).total_seconds())), 1)
+    url = _s3().generate_presigned_url(
+        "get_object", Params={"Bucket": get_settings().bucket_name, "Key": key}, ExpiresIn=lifetime
+    )
+    return url, now() + timedelta(seconds=lifetime)
+
+
+def cdn_url(key: str) -> str | None:
+    """An output's address on the CDN (EnableCdn), whose origin is the outputs' prefix; None without one."""
+    base = get_settings().cdn_url
+    return f"{base.rstrip('/')}/{key.removeprefix(OUTPUT_PREFIX)}" if base and key.startswith(OUTPUT_PREFIX) else None
 
 
 def unquote_key(key: str) -> str:
