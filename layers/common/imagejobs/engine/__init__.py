@@ -35,6 +35,7 @@ import pyvips
 from imagejobs.deadline import Deadline
 from imagejobs.engine import budget, encode, frames, guard, operations, source
 from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
+from imagejobs.observability import traced
 from imagejobs.spec.formats import FORMATS
 from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
@@ -90,17 +91,21 @@ def render(
     budget.check_work(header, outputs, limits.max_work_units)
     budget.check_memory(header, outputs, limits.max_memory_bytes)
     deadline.check("decode")
-    decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
+    with traced("decode"):
+        decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
     info = SourceInfo(format=header.format, width=decoded[0].width, height=decoded[0].height)
     context = operations.Context(
         load_upload, limits.max_source_pixels, limits.max_frames, limits.max_output_dimension, deadline
     )
     jpeg = data if header.format == "jpeg" else None
-    return info, [
-        _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
-        for output in outputs
-        for page in decoded
-    ]
+    rendered = []
+    for output in outputs:
+        for page in decoded:
+            with traced(f"output {output.name}"):
+                rendered.append(
+                    _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
+                )
+    return info, rendered
 
 
 def decode_size(outputs: Sequence[Output], size: tuple[int, int]) -> tuple[int, int] | None:

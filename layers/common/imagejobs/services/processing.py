@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
-from imagejobs.observability import logger, logging_keys, metrics
+from imagejobs.observability import logger, logging_keys, metrics, traced
 from imagejobs.services import endings
 from imagejobs.settings import get_settings
 from imagejobs.spec.documents import SourceDocument
@@ -142,7 +142,8 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
     for output in rendered:
         deadline.check("store")
         key = storage.output_key(job.tenant_id, job.id, output.name, output.extension)
-        storage.put_output(key, output.data, output.content_type, not_after=job.expires_at)
+        with traced(f"store {output.name}"):
+            storage.put_output(key, output.data, output.content_type, not_after=job.expires_at)
         outputs.append(
             StoredOutput(
                 name=output.name,
