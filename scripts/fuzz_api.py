@@ -29,6 +29,7 @@ def fuzz(api_url: str, key: str, examples: int) -> int:
     st = Path(sys.executable).with_name("st")
     command = [str(st), "run", f"{api_url}/openapi.json", "--url", api_url, "-H", f"X-API-Key: {key}"]
     command += ["--checks", CHECKS, "--max-examples", str(examples), "--no-color"]
+    command += ["--request-timeout", "25"]  # a read may wait 20 s for its job (?wait=20) by design
     return subprocess.run(command, check=False).returncode
 
 

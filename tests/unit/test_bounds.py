@@ -179,13 +179,27 @@ def test_a_text_wider_than_its_estimate_is_measured_once_drawn() -> None:
 
 
 def test_many_pages_times_many_outputs_is_too_large_before_a_page_is_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a 200-page PDF and 10 outputs of 1000x1000 each: 2 G pixels to encode
-    document = images.pdf(*[(72, 72, RED)] * 200)
-    outputs = [output("webp", {"type": "resize", "width": 1000, "height": 1000}, name=f"o{i}") for i in range(10)]
+    # GIVEN a 50-page PDF and 4 outputs of 1500x1500 each: 450 M pixels to encode
+    document = images.pdf(*[(72, 72, RED)] * 50)
+    outputs = [output("webp", {"type": "resize", "width": 1500, "height": 1500}, name=f"o{i}") for i in range(4)]
     drawn: list[int] = []
     monkeypatch.setattr(engine.source, "decode", lambda *args: drawn.append(1))
 
-    with ends_within(3, TooLargeError, "2000000000 pixels .10 outputs on 200 pages., above the limit of 400000000"):
+    with ends_within(3, TooLargeError, "450000000 pixels .4 outputs on 50 pages., above the limit of 400000000"):
+        render(document, *outputs, pages="1-")
+    assert not drawn
+
+
+def test_more_outputs_than_a_job_may_make_is_too_large_before_a_page_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a 200-page PDF and 10 small outputs of each page: 2000 outputs
+    document = images.pdf(*[(72, 72, RED)] * 200)
+    outputs = [output("png", {"type": "resize", "width": 8}, name=f"o{i}") for i in range(10)]
+    drawn: list[int] = []
+    monkeypatch.setattr(engine.source, "decode", lambda *args: drawn.append(1))
+
+    with ends_within(3, TooLargeError, "2000 outputs .10 outputs on 200 pages., above the limit of 200"):
         render(document, *outputs, pages="1-")
     assert not drawn
 
