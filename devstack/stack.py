@@ -13,7 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from devstack import apigw, iam, provision
 from devstack.functions import (
@@ -26,7 +27,7 @@ from devstack.functions import (
     layer_paths,
     merged_environment,
 )
-from devstack.gateway import Gateway
+from devstack.gateway import Gateway, UsagePlans, UsageReports
 from devstack.template import REGION, ROOT, Template, TemplateError
 
 # What differs from AWS, for development only: fake credentials, every client pointed at moto,
@@ -98,10 +99,17 @@ class Stack:
 
     def start(self) -> Stack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        self._moto.start()
         os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
-        clients = SimpleNamespace(**{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events")})
+        names = ("s3", "sqs", "dynamodb", "events", "apigateway")
+        clients = SimpleNamespace(**{name: self.client(name) for name in names})
+        # moto in server mode, as moto's ThreadedMotoServer runs it, with GetUsage answered from the
+        # usage plans' meters in front of it (the plans and keys themselves are moto's).
+        self.usage_plans = UsagePlans.read(self.template)
+        moto = DomainDispatcherApplication(create_backend_app)
+        app = UsageReports(moto, self.usage_plans, self.template, clients.apigateway)
+        self._moto = make_server(self.host, self.aws_port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._moto_thread = threading.Thread(target=self._moto.serve_forever, name="moto", daemon=True)
+        self._moto_thread.start()
         provision.provision(self.template, clients)
         if self.iam_records is not None:  # before any client of the functions exists: they copy the hooks
             roles = iam.Roles.resolve(iam.translate(), self.template)
@@ -131,7 +139,7 @@ class Stack:
             )
         )
 
-        gateway = Gateway(self.template, self.api, self.functions)
+        gateway = Gateway(self.template, self.api, self.functions, self.usage_plans)
         self._api = apigw.serve(self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
         self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
@@ -165,4 +173,6 @@ class Stack:
             thread.join(timeout=5)
         if self.guard is not None:
             self.guard.close()
-        self._moto.stop()
+        self._moto.shutdown()
+        self._moto.server_close()
+        self._moto_thread.join(timeout=5)

@@ -16,6 +16,10 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
+# What `!Ref AWS::NoValue` resolves to: the list item or property it stands in is dropped.
+NO_VALUE: Any = object()
+
+
 class TemplateError(Exception):
     """The template uses something the local stack cannot emulate."""
 
@@ -104,9 +108,10 @@ class Template:
         return values[name]
 
     def resolve(self, value: Any) -> Any:
-        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join)."""
+        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join, If); an item
+        or property that is `AWS::NoValue` is left out, as CloudFormation leaves it out."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -114,7 +119,7 @@ class Template:
             function = self._functions().get(key)
             if function is not None:
                 return function(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: item for k, item in ((k, self.resolve(v)) for k, v in value.items()) if item is not NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         return {
@@ -128,7 +133,9 @@ class Template:
             "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
         }
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
@@ -152,6 +159,6 @@ class Template:
                 return str(variables[name])
             if "." in name and not name.startswith("AWS::"):
                 return self._get_att(*name.split(".", 1))
-            return self._ref(name)
+            return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
