@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from devstack import iam
 from devstack.stack import Stack
 from devstack.template import REGION, load
 from imagejobs.services import auth
+from imagejobs.settings import get_settings
 from tests.functional.conftest import Client
 
 
@@ -126,3 +128,25 @@ def test_the_function_reads_only_its_plan_and_the_key_list_and_is_refused_withou
     assert [(c.function, c.resource) for c in refused if not c.allowed] == [
         ("UsageFunction", f"arn:aws:apigateway:{REGION}::/apikeys")
     ]
+
+
+def test_a_key_missing_from_the_usage_plan_is_a_clear_500_not_a_crash(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a key made while no usage plan was configured (so never registered in one)
+    monkeypatch.setitem(os.environ, "KEYED_USAGE_PLAN_ID", "")
+    get_settings.cache_clear()
+    try:
+        created = auth.create_tenant("unregistered")
+        key = auth.create_key(created.id, "unregistered")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    # WHEN it asks for its usage (the local stack meters keys that are in no plan; API Gateway would not)
+    answer = Client(stack, key).get("/usage")
+
+    # THEN the answer says what is wrong, in the API's error body
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal"
+    assert "no usage plan key for this caller" in answer.json()["error"]["message"]
