@@ -41,6 +41,9 @@ unit: $(VENV)/.installed  ## the fast tests only
 openapi: $(VENV)/.installed  ## regenerate functions/meta/openapi.json and events.schema.json from the code
 	$(PY) scripts/openapi.py
 
+gallery: $(VENV)/.installed  ## regenerate docs/operations.md and its pictures (docs/gallery/) with the engine
+	$(PY) scripts/gallery.py
+
 fuzz-api: $(VENV)/.installed  ## schemathesis on a fresh local stack: no 5xx, answers as documented (FUZZ_EXAMPLES=100)
 	$(PY) scripts/fuzz_api.py
 
