@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help run demo admin test unit openapi fuzz-api lint checkov browser build deploy clean
+.PHONY: help run demo admin test unit openapi gallery fuzz-api lint checkov browser shells build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ demo: $(VENV)/.installed  ## against a running `make run`: upload a sample, make
 admin: $(VENV)/.installed  ## tenants and keys: make admin ARGS="tenants create acme" [STACK=<deployed stack>]
 	PYTHONPATH=layers/common $(PY) -m $(if $(STACK),imagejobs.services.admin --stack $(STACK),devstack.admin) $(ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed browser lint checkov  ## lint, checkov, sam build (no container), every test
+test: $(VENV)/.installed $(SAM_VENV)/.installed browser shells lint checkov  ## lint, checkov, sam build (no container), every test
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)
@@ -40,6 +40,9 @@ unit: $(VENV)/.installed  ## the fast tests only
 
 openapi: $(VENV)/.installed  ## regenerate functions/meta/openapi.json and events.schema.json from the code
 	$(PY) scripts/openapi.py
+
+gallery: $(VENV)/.installed  ## regenerate docs/operations.md and its pictures (docs/gallery/) with the engine
+	$(PY) scripts/gallery.py
 
 fuzz-api: $(VENV)/.installed  ## schemathesis on a fresh local stack: no 5xx, answers as documented (FUZZ_EXAMPLES=100)
 	$(PY) scripts/fuzz_api.py
@@ -63,6 +66,12 @@ browser: $(VENV)/.installed  ## Chromium for the browser tests (apt-get's, or Pl
 	  if command -v apt-get >/dev/null; then \
 	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else $(PY) -m playwright install chromium; fi
+
+# The README's walkthrough is pasted into zsh (macOS's shell) and bash by tests/e2e/test_user_flows.py.
+shells:  ## zsh for the walkthrough's test (apt-get's), beside bash
+	@command -v zsh >/dev/null || if command -v apt-get >/dev/null; then \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh; \
+	  else echo "the walkthrough's test needs zsh: install it with your package manager" >&2; exit 1; fi
 
 .PHONY: bench
 bench: $(VENV)/.installed  ## sharp, Pillow and the engine side by side (~6 min); writes bench/results/latest.md

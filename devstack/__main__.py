@@ -24,10 +24,12 @@ DEFAULT_API_KEY = "ij_local_dev_key"
 
 
 def walkthrough() -> str:
-    """The README's curl walkthrough, which is also what `make run` prints."""
+    """The commands of the README's curl walkthrough (its code blocks, without the words between
+    them), which is also what `make run` prints."""
     readme = (ROOT / "README.md").read_text()
-    found = re.search(r"<!-- walkthrough -->\s*```sh\n(.*?)```", readme, re.S)
-    return found.group(1) if found else "(see README.md)"
+    found = re.search(r"<!-- walkthrough -->(.*?)<!-- /walkthrough -->", readme, re.S)
+    blocks = re.findall(r"```sh\n(.*?)```", found.group(1), re.S) if found else []
+    return "\n".join(blocks) if blocks else "(see README.md)\n"
 
 
 def main() -> None:
@@ -45,7 +47,8 @@ def main() -> None:
         f"  API key:        {stack.api_key}\n"
         f"  webhook secret: {stack.webhook_secret}\n"
         f"  playground:     {stack.api_url}/playground (API reference: {stack.api_url}/docs)\n\n"
-        f"Try it (from the repository's root):\n\n{walkthrough()}\nCtrl-C stops it.",
+        f"Try it from the repository's root, in bash or zsh (README.md's Try it says what each step does):\n\n"
+        f"{walkthrough()}\nCtrl-C stops it.",
         flush=True,
     )
     stopped = threading.Event()

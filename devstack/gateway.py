@@ -4,14 +4,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from devstack.functions import Function, Route
 from devstack.template import ACCOUNT_ID, REGION, Template, TemplateError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 class GatewayResponses:
@@ -43,7 +50,7 @@ class Plan:
     burst: int
     quota: int | None
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, at)
-    used: dict[tuple[str, int], int] = field(default_factory=dict)  # (key, day) -> requests
+    used: dict[tuple[str, int], int] = field(default_factory=dict)  # (key, UTC day's ordinal) -> requests
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admit(self, key: str) -> str | None:
@@ -55,32 +62,32 @@ class Plan:
             if tokens < 1:
                 self.buckets[key] = (tokens, now)
                 return "THROTTLED"
-            day = int(time.time() // 86400)
+            day = datetime.now(UTC).date().toordinal()
             if self.quota is not None and self.used.get((key, day), 0) >= self.quota:
                 return "QUOTA_EXCEEDED"
             self.buckets[key] = (tokens - 1, now)
             self.used[(key, day)] = self.used.get((key, day), 0) + 1
         return None
 
+    def usage(self, key: str, day: date) -> tuple[int, int]:
+        """`[used, remaining]` of the key's quota on that day (UTC), as API Gateway's GetUsage gives it."""
+        with self.lock:
+            used = self.used.get((key, day.toordinal()), 0)
+        return used, max(0, self.quota - used) if self.quota is not None else 0
 
-class Gateway:
-    """The Api's authorizer and usage plans, applied to a request for a route."""
 
-    def __init__(self, template: Template, api: dict[str, Any], functions: list[Function]) -> None:
-        self.responses = GatewayResponses(template.resolve(api.get("GatewayResponses", {})))
-        self.auth = api.get("Auth", {})
-        by_id = {function.logical_id: function for function in functions}
-        self.authorizers = {
-            name: by_id[config["FunctionArn"]["Fn::GetAtt"][0]]
-            for name, config in self.auth.get("Authorizers", {}).items()
-        }
-        self.plans, self.default_plan = self._plans(template)
-        self.method_throttles = self._method_throttles(template, api)
+@dataclass
+class UsagePlans:
+    """The template's usage plans, each metered here: by logical id; the plan of each API key the
+    template makes; and the open plan, which every other key joins (the admin command adds tenant
+    keys to it in AWS; here every key it is given meters in it, registered or not)."""
 
-    @staticmethod
-    def _plans(template: Template) -> tuple[dict[str, Plan], Plan | None]:
-        """Each template API key's plan; and the plan keys made at run time join (the one no
-        template key is in: the admin command adds tenant keys to it)."""
+    by_id: dict[str, Plan]
+    by_key: dict[str, Plan]  # a template key's value -> its plan
+    open: Plan | None
+
+    @classmethod
+    def read(cls, template: Template) -> UsagePlans:
         plans = {}
         for lid, resource in template.resources("AWS::ApiGateway::UsagePlan").items():
             properties = resource["Properties"]
@@ -100,7 +107,69 @@ class Gateway:
         open_plans = [plan for plan in plans.values() if plan not in by_key.values()]
         if len(open_plans) > 1:
             raise TemplateError("the local stack needs at most one usage plan without template keys")
-        return by_key, open_plans[0] if open_plans else None
+        return cls(plans, by_key, open_plans[0] if open_plans else None)
+
+    def plan_for(self, usage_key: str) -> Plan | None:
+        return self.by_key.get(usage_key, self.open)
+
+
+class UsageReports:
+    """moto, with API Gateway's GetUsage answered from the local stack's meter (moto has no GetUsage):
+    `GET /usageplans/{plan}/usage?keyId&startDate&endDate` gives, for each key, `[used, remaining]`
+    per day, as API Gateway does. Plans and keys are moto's (devstack.provision makes the
+    template's; the admin command adds tenant keys), their counts the `UsagePlans`'."""
+
+    PATH = re.compile(r"/usageplans/([^/]+)/usage/?")
+
+    def __init__(self, app: WSGIApplication, plans: UsagePlans, template: Template, apigateway: Any) -> None:
+        self.app, self.plans, self.template, self.apigateway = app, plans, template, apigateway
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        match = self.PATH.fullmatch(environ.get("PATH_INFO", ""))
+        signed_for = environ.get("HTTP_AUTHORIZATION", "")
+        if match is None or environ["REQUEST_METHOD"] != "GET" or "/apigateway/aws4_request" not in signed_for:
+            return self.app(environ, start_response)
+        status, body = self.usage(match.group(1), parse_qs(environ.get("QUERY_STRING", "")))
+        headers = [("Content-Type", "application/json")]
+        if status != 200:
+            headers.append(("x-amzn-ErrorType", body["__type"]))
+        start_response(f"{status} {'OK' if status == 200 else 'Not Found'}", headers)
+        return [json.dumps(body).encode()]
+
+    def usage(self, plan_id: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        lid = next((lid for lid in self.plans.by_id if self.template.refs.get(lid) == plan_id), None)
+        if lid is None:
+            return 404, {"__type": "NotFoundException", "message": "Invalid Usage Plan ID specified"}
+        plan = self.plans.by_id[lid]
+        key_ids = query.get("keyId") or [
+            key["id"] for key in self.apigateway.get_usage_plan_keys(usagePlanId=plan_id)["items"]
+        ]
+        start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        values = {}
+        for key_id in key_ids:
+            try:
+                value = self.apigateway.get_api_key(apiKey=key_id, includeValue=True)["value"]
+            except self.apigateway.exceptions.NotFoundException:
+                return 404, {"__type": "NotFoundException", "message": "Invalid API Key identifier specified"}
+            values[key_id] = [list(plan.usage(value, day)) for day in days]
+        body = {"usagePlanId": plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(), "values": values}
+        return 200, body
+
+
+class Gateway:
+    """The Api's authorizer and usage plans, applied to a request for a route."""
+
+    def __init__(self, template: Template, api: dict[str, Any], functions: list[Function], plans: UsagePlans) -> None:
+        self.responses = GatewayResponses(template.resolve(api.get("GatewayResponses", {})))
+        self.auth = api.get("Auth", {})
+        by_id = {function.logical_id: function for function in functions}
+        self.authorizers = {
+            name: by_id[config["FunctionArn"]["Fn::GetAtt"][0]]
+            for name, config in self.auth.get("Authorizers", {}).items()
+        }
+        self.plans = plans
+        self.method_throttles = self._method_throttles(template, api)
 
     @staticmethod
     def _method_throttles(template: Template, api: dict[str, Any]) -> dict[tuple[str, str], Plan]:
@@ -143,7 +212,7 @@ class Gateway:
 
     def _meter(self, usage_key: str | None) -> tuple[int, dict[str, str], bytes] | None:
         """The usage plan of the key the authorizer named: refused when there is none, or over its limits."""
-        plan = self.plans.get(usage_key or "", self.default_plan if usage_key else None)
+        plan = self.plans.plan_for(usage_key) if usage_key else None
         if plan is None:
             return self.responses.answer("INVALID_API_KEY", 403, "Forbidden")
         refusal = plan.admit(usage_key or "")

@@ -282,7 +282,7 @@ class UnmappedError(Exception):
 def requests_for(service: str, operation: str, params: Mapping[str, Any]) -> list[Request]:
     """The (action, resource) pairs IAM authorizes for one API call. An operation this does not
     know raises UnmappedError: a guess could allow what AWS refuses."""
-    mapper = {"s3": _s3, "dynamodb": _dynamodb, "sqs": _sqs, "events": _events}.get(service)
+    mapper = {"s3": _s3, "dynamodb": _dynamodb, "sqs": _sqs, "events": _events, "apigateway": _apigateway}.get(service)
     if mapper is None:
         raise UnmappedError(f"{service}.{operation}")
     return mapper(operation, params)
@@ -428,8 +428,25 @@ def _events(operation: str, params: Mapping[str, Any]) -> list[Request]:
     return requests
 
 
+# API Gateway's management API is authorized by HTTP method on the path it asks for:
+# arn:aws:apigateway:<region>::<path>. The reads the functions make, and their paths.
+APIGATEWAY_READS = {
+    "GetUsagePlan": "/usageplans/{usagePlanId}",
+    "GetUsage": "/usageplans/{usagePlanId}/usage",
+    "GetApiKeys": "/apikeys",
+}
+
+
+def _apigateway(operation: str, params: Mapping[str, Any]) -> list[Request]:
+    if operation not in APIGATEWAY_READS:
+        raise UnmappedError(f"apigateway.{operation}")
+    path = APIGATEWAY_READS[operation].format_map(params)
+    return [Request("apigateway:GET", f"arn:aws:apigateway:{REGION}::{path}")]
+
+
 # AWS's answer to a call no statement allows, by service: (error code, HTTP status).
 REFUSALS = {
+    "apigateway": ("AccessDeniedException", 403),
     "s3": ("AccessDenied", 403),
     "sqs": ("AccessDenied", 403),
     "dynamodb": ("AccessDeniedException", 400),

@@ -1,9 +1,9 @@
-"""Creates on moto the storage, queues, table, bus, rules and secrets that template.yaml declares.
+"""Creates on moto the storage, queues, table, bus, rules, secrets and usage plans that template.yaml declares.
 
 Bucket and queue policies, the REST API and the layers have no local counterpart (moto does not
 enforce policies; the API and the functions are served by this package itself, and so is a
-CloudFront distribution's path, by devstack.cdn). The functions' roles are enforced by devstack.iam,
-when the stack is asked to.
+CloudFront distribution's path, by devstack.cdn; a usage plan's stages are the one API it serves).
+The functions' roles are enforced by devstack.iam, when the stack is asked to.
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ NOT_EMULATED = frozenset(
         "AWS::Serverless::Api",
         "AWS::Serverless::Function",
         "AWS::Serverless::LayerVersion",
-        # Served by devstack.apigw itself: the authorizer, usage plans and their keys.
-        "AWS::ApiGateway::UsagePlan",
-        "AWS::ApiGateway::ApiKey",
-        "AWS::ApiGateway::UsagePlanKey",
         # Logs, the API's logging role, alarms and the dashboard: the local stack logs to stdout.
         "AWS::Logs::LogGroup",
         "AWS::IAM::Role",
@@ -47,6 +43,11 @@ EMULATED = (
     "AWS::S3::Bucket",
     "AWS::Events::Rule",
     "AWS::SecretsManager::Secret",
+    # On moto's API Gateway, for what the functions and the admin command ask of it (GetUsagePlan,
+    # CreateApiKey, ...); devstack.gateway meters requests by them and answers GetUsage.
+    "AWS::ApiGateway::UsagePlan",
+    "AWS::ApiGateway::ApiKey",
+    "AWS::ApiGateway::UsagePlanKey",
 )
 
 
@@ -69,6 +70,7 @@ def provision(template: Template, clients: Any) -> None:
         _rule(template, clients.events, logical_id, resource["Properties"])
     for logical_id, resource in template.resources("AWS::SecretsManager::Secret").items():
         _secret(template, clients.secretsmanager, logical_id, resource["Properties"])
+    _usage_plans(template, clients.apigateway)
 
 
 def _name(template: Template, logical_id: str) -> str:
@@ -189,3 +191,40 @@ def _secret(template: Template, secretsmanager: Any, logical_id: str, properties
     arn = secretsmanager.create_secret(Name=_name(template, logical_id), SecretString=value)["ARN"]
     template.refs[logical_id] = arn
     template.attributes[logical_id] = {"Id": arn}
+
+
+def _usage_plans(template: Template, apigateway: Any) -> None:
+    """Usage plans (without their stages: the REST API is not moto's), API keys and their plans."""
+    for logical_id, resource in template.resources("AWS::ApiGateway::UsagePlan").items():
+        properties = template.resolve({k: v for k, v in resource["Properties"].items() if k != "ApiStages"})
+        arguments: dict[str, Any] = {
+            "name": _name(template, logical_id),
+            "description": properties.get("Description", ""),
+        }
+        if "Throttle" in properties:
+            throttle = properties["Throttle"]
+            arguments["throttle"] = {
+                "rateLimit": float(throttle["RateLimit"]),
+                "burstLimit": int(throttle["BurstLimit"]),
+            }
+        if "Quota" in properties:
+            quota = properties["Quota"]
+            arguments["quota"] = {
+                "limit": int(quota["Limit"]),
+                "period": quota["Period"],
+                "offset": int(quota.get("Offset", 0)),
+            }
+        template.refs[logical_id] = apigateway.create_usage_plan(**arguments)["id"]
+    for logical_id, resource in template.resources("AWS::ApiGateway::ApiKey").items():
+        properties = template.resolve(resource["Properties"])
+        created = apigateway.create_api_key(
+            name=properties.get("Name", _name(template, logical_id)),
+            value=properties["Value"],
+            enabled=str(properties.get("Enabled", False)).lower() == "true",
+        )
+        template.refs[logical_id] = created["id"]
+    for resource in template.resources("AWS::ApiGateway::UsagePlanKey").values():
+        properties = template.resolve(resource["Properties"])
+        apigateway.create_usage_plan_key(
+            usagePlanId=properties["UsagePlanId"], keyId=properties["KeyId"], keyType=properties["KeyType"]
+        )

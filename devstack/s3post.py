@@ -240,11 +240,15 @@ class PostPolicy:
 _REASONS = {400: "Bad Request", 403: "Forbidden", 412: "Precondition Failed"}
 
 
-class MotoServer:
-    """moto in server mode on host:port, with form uploads checked by PostPolicy."""
+def moto_app(credentials: Mapping[str, Credentials]) -> WsgiApp:
+    """moto's server-mode application, with form uploads checked by PostPolicy."""
+    return PostPolicy(DomainDispatcherApplication(create_backend_app), credentials)
 
-    def __init__(self, host: str, port: int, credentials: Mapping[str, Credentials]) -> None:
-        app = PostPolicy(DomainDispatcherApplication(create_backend_app), credentials)
+
+class MotoServer:
+    """A WSGI application (moto's, with what the stack puts in front of it) on host:port."""
+
+    def __init__(self, host: str, port: int, app: WsgiApp) -> None:
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 

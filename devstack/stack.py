@@ -25,8 +25,8 @@ from devstack.functions import (
     layer_paths,
     merged_environment,
 )
-from devstack.gateway import Gateway
-from devstack.s3post import Credentials, MotoServer
+from devstack.gateway import Gateway, UsagePlans, UsageReports
+from devstack.s3post import Credentials, MotoServer, moto_app
 from devstack.template import REGION, ROOT, Template, TemplateError
 
 # What differs from AWS, for development only: fake credentials, every client pointed at moto,
@@ -103,14 +103,19 @@ class Stack:
 
     def start(self) -> Stack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
-        # moto, with presigned POST forms checked as S3 checks them, against the credentials that sign them
-        signer = Credentials(LOCAL_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"], LOCAL_ENVIRONMENT["AWS_SESSION_TOKEN"])
-        self._moto = MotoServer(self.host, self.aws_port, {LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: signer})
-        self._moto.start()
         os.environ.update(LOCAL_ENVIRONMENT, AWS_ENDPOINT_URL=self.aws_url)
-        clients = SimpleNamespace(
-            **{name: self.client(name) for name in ("s3", "sqs", "dynamodb", "events", "secretsmanager")}
+        names = ("s3", "sqs", "dynamodb", "events", "secretsmanager", "apigateway")
+        clients = SimpleNamespace(**{name: self.client(name) for name in names})
+        # moto in server mode, with presigned POST forms checked as S3 checks them (against the
+        # credentials that sign them), and GetUsage answered from the usage plans' meters (the plans
+        # and keys themselves are moto's).
+        signer = Credentials(LOCAL_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"], LOCAL_ENVIRONMENT["AWS_SESSION_TOKEN"])
+        self.usage_plans = UsagePlans.read(self.template)
+        forms = moto_app({LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: signer})
+        self._moto = MotoServer(
+            self.host, self.aws_port, UsageReports(forms, self.usage_plans, self.template, clients.apigateway)
         )
+        self._moto.start()
         provision.provision(self.template, clients)
         if self.iam_records is not None:  # before any client of the functions exists: they copy the hooks
             roles = iam.Roles.resolve(iam.translate(), self.template)
@@ -140,7 +145,7 @@ class Stack:
             )
         )
 
-        gateway = Gateway(self.template, self.api, self.functions)
+        gateway = Gateway(self.template, self.api, self.functions, self.usage_plans)
         self.distribution = cdn.Distribution.of(self.template, clients.s3)
         self._api = apigw.serve(
             self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway, distribution=self.distribution

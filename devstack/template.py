@@ -16,6 +16,10 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
+# What `!Ref AWS::NoValue` resolves to: the list item or property it stands in is dropped.
+NO_VALUE: Any = object()
+
+
 class TemplateError(Exception):
     """The template uses something the local stack cannot emulate."""
 
@@ -114,7 +118,8 @@ class Template:
         return values[name]
 
     def resolve(self, value: Any) -> Any:
-        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join)."""
+        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join, If); an item
+        or property that is `AWS::NoValue` is left out, as CloudFormation leaves it out."""
         if isinstance(value, list):
             return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
@@ -166,6 +171,6 @@ class Template:
                 return str(variables[name])
             if "." in name and not name.startswith("AWS::"):
                 return self._get_att(*name.split(".", 1))
-            return self._ref(name)
+            return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)

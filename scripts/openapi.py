@@ -1,7 +1,7 @@
 """Writes functions/meta/openapi.json, the OpenAPI 3.1 document of every route in template.yaml,
-generated from the handlers' routers and the pydantic models, and functions/meta/events.schema.json,
-the JSON Schema of the bus's event details and the callbacks' bodies (`make openapi`; `--check` fails
-when a committed document differs)."""
+generated from the handlers' routers and the pydantic models; docs/api.md, that document as a page to
+read (scripts/api_reference.py); and functions/meta/events.schema.json, the JSON Schema of the bus's
+event details and the callbacks' bodies (`make openapi`; `--check` fails when a committed file differs)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
+from api_reference import markdown  # noqa: E402 (beside this script)
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: E402
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server  # noqa: E402
 from pydantic.json_schema import models_json_schema  # noqa: E402
@@ -23,6 +24,7 @@ from imagejobs import __version__  # noqa: E402
 from imagejobs.spec import events  # noqa: E402
 
 OPENAPI = ROOT / "functions" / "meta" / "openapi.json"
+REFERENCE = ROOT / "docs" / "api.md"
 EVENTS = ROOT / "functions" / "meta" / "events.schema.json"
 DESCRIPTION = (
     "imagejobs: upload images straight to S3 with presigned forms, describe outputs as JSON pipelines, "
@@ -79,10 +81,10 @@ def polished(document: dict[str, Any]) -> dict[str, Any]:
     """The framework's document as an API's: every error in the API's own error body, a one-value
     `enum` where Powertools wrote `const` (which common client generators mishandle in unions), the
     headers every answer carries, and the callbacks as OpenAPI 3.1 `webhooks`."""
-    schemas = document["components"]["schemas"]
     for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
-        schemas.pop(name, None)
+        document["components"]["schemas"].pop(name, None)
     document = _rewritten(document)
+    schemas = document["components"]["schemas"]
     document["components"]["headers"] = {
         "Version": {"description": "The API's version", "schema": {"type": "string", "example": __version__}},
         "RetryAfter": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}},
@@ -154,7 +156,9 @@ def _rewritten(value: Any) -> Any:
 
 def main() -> int:
     stale = 0
-    for target, generated in ((OPENAPI, document()), (EVENTS, events_document())):
+    openapi = document()
+    generated_files = ((OPENAPI, openapi), (REFERENCE, markdown(json.loads(openapi))), (EVENTS, events_document()))
+    for target, generated in generated_files:
         if "--check" not in sys.argv:
             target.write_text(generated)
             print(f"wrote {target.relative_to(ROOT)}")

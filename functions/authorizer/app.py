@@ -1,5 +1,5 @@
 """The API's Lambda authorizer (REQUEST): the caller's key (X-API-Key or Authorization: Bearer),
-or its absence where anonymous use is on, to a tenant and tier for the handlers, and to the
+or its absence where anonymous use is on, to a tenant, tier and key id for the handlers, and to the
 usage-plan key API Gateway meters the request by."""
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
@@ -32,7 +32,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         aws_account_id=arn.aws_account_id,
         api_id=arn.api_id,
         stage=arn.stage,
-        context={"tenant_id": caller.tenant_id, "tier": caller.tier},
+        context={"tenant_id": caller.tenant_id, "tier": caller.tier, "key_id": caller.key_id},
         usage_identifier_key=caller.usage_key,
     )
     policy.allow_all_routes()

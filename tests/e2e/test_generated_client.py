@@ -82,6 +82,11 @@ def test_the_generated_client_calls_every_route(generated: str, local_stack: Loc
     refused = call("jobs", "retry_job", "ErrorBody", job_id=created.id, client=keyed)  # it succeeded: 409
     assert refused.error.code == "conflict"
 
+    # the key's limits and today's use
+    usage = call("usage", "get_usage", "Usage", client=keyed)
+    assert (usage.tier.value, usage.limits.max_outputs, usage.rate.burst) == ("keyed", 10, 60)
+    assert usage.quota.used >= 6  # this test's requests so far, with the key
+
     # a batch of two, waited for
     batch_request = model(generated, "BatchRequest").from_dict({"jobs": [body, body]})
     batch = call("batches", "create_batch", "BatchCreated", client=keyed, body=batch_request)

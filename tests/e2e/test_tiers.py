@@ -104,6 +104,32 @@ def test_an_anonymous_source_over_25_megapixels_fails_where_a_keyed_one_passes_t
     assert run(tiered.headers())["error"]["code"] == "corrupt_image"  # under 100 MP: decoded, and it has no pixels
 
 
+def test_anonymous_callers_see_the_anonymous_limits_and_what_all_of_them_used(tiered: LocalStack) -> None:
+    # GIVEN what anonymous callers used so far (this reading included)
+    before = anonymous(tiered, "GET", "/usage").json()
+    assert (before["tier"], before["shared"], before["key_id"]) == ("anonymous", True, None)
+    assert before["rate"] == {"requests_per_second": 50.0, "burst": 50}
+    assert before["limits"] == {
+        "upload_max_bytes": 5242880,
+        "max_source_pixels": 25000000,
+        "max_output_dimension": 4096,
+        "max_animation_frames": 50,
+        "max_operations": 3,
+        "max_outputs": 2,
+        "max_batch_jobs": 0,
+    }
+    # WHEN two more anonymous requests are made, and a keyed one
+    for _ in range(2):
+        assert anonymous(tiered, "GET", "/jobs/job_01M7YA9N5BT8MD9QV08S0WDDEP").status_code == 404
+    time.sleep(1)  # the keyed burst of the tests above
+    assert requests.get(f"{tiered.api_url}/usage", headers=tiered.headers(), timeout=10).json()["tier"] == "keyed"
+    after = anonymous(tiered, "GET", "/usage").json()
+
+    # THEN the shared count went up by the anonymous ones only (this reading included), against 40 a day
+    assert (after["quota"]["limit"], after["quota"]["used"]) == (40, before["quota"]["used"] + 3)
+    assert after["quota"]["remaining"] == 40 - after["quota"]["used"]
+
+
 def test_the_anonymous_daily_quota_ends_in_429_with_retry_after(tiered: LocalStack) -> None:
     for _ in range(60):
         response = anonymous(tiered, "GET", "/jobs/job_01M7YA9N5BT8MD9QV08S0WDDEP")

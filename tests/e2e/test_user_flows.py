@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -16,29 +17,47 @@ import requests
 from PIL import Image
 from standardwebhooks import Webhook
 
+from devstack.__main__ import walkthrough
 from tests import images
 from tests.conftest import CallbackReceiver
+from tests.e2e import terminal
 from tests.e2e.conftest import ROOT, LocalStack, wait_for_job
 
 SAMPLES = ROOT / "samples"
 
 
+def assert_walkthrough_results(folder: Path) -> None:
+    """The downloads are the images the walkthrough asked for."""
+    thumb = Image.open(folder / "thumb.webp")
+    assert (thumb.format, thumb.size) == ("WEBP", (400, 400))
+    photo = Image.open(folder / "photo.jpg")
+    assert (photo.format, photo.size) == ("JPEG", (1200, 800))
+    logo = Image.open(folder / "logo.webp")
+    assert (logo.format, logo.size, logo.mode) == ("WEBP", (256, 256), "RGBA")
+    assert logo.getpixel((0, 0))[3] == 0  # the transparent corner stayed transparent
+
+
+def walkthrough_environment(stack: LocalStack, home: Path) -> dict[str, str]:
+    """A user's terminal: the ports and key from the documented variables, and nothing else set."""
+    return {
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "HOME": str(home),
+        "TERM": "xterm-256color",
+        "IMAGEJOBS_PORT": str(stack.port),
+        "IMAGEJOBS_API_KEY": stack.api_key,
+    }
+
+
 def test_the_readme_walkthrough_works_pasted_as_written(local_stack: LocalStack, tmp_path: Path) -> None:
-    # GIVEN the README's walkthrough block, run by bash in a fresh folder that has the samples
-    walkthrough = re.search(r"<!-- walkthrough -->\s*```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    assert walkthrough is not None
+    # GIVEN the README's walkthrough (what `make run` prints), run by bash in a fresh folder that has the samples
     (tmp_path / "samples").symlink_to(SAMPLES)
 
-    # WHEN it runs against the stack (the ports and key come from the documented variables)
+    # WHEN it runs against the stack, stopping at the first command that fails
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", walkthrough.group(1)],
+        ["bash", "-euo", "pipefail", "-c", walkthrough()],
         check=False,
         cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin:/usr/local/bin",
-            "IMAGEJOBS_PORT": str(local_stack.port),
-            "IMAGEJOBS_API_KEY": local_stack.api_key,
-        },
+        env=walkthrough_environment(local_stack, tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -47,13 +66,60 @@ def test_the_readme_walkthrough_works_pasted_as_written(local_stack: LocalStack,
     # THEN every job succeeded and the downloads are the images the walkthrough asked for
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stdout.split() == ["succeeded", "succeeded", "succeeded"], result.stdout
-    thumb = Image.open(tmp_path / "thumb.webp")
-    assert (thumb.format, thumb.size) == ("WEBP", (400, 400))
-    photo = Image.open(tmp_path / "photo.jpg")
-    assert (photo.format, photo.size) == ("JPEG", (1200, 800))
-    logo = Image.open(tmp_path / "logo.webp")
-    assert (logo.format, logo.size, logo.mode) == ("WEBP", (256, 256), "RGBA")
-    assert logo.getpixel((0, 0))[3] == 0  # the transparent corner stayed transparent
+    assert_walkthrough_results(tmp_path)
+
+
+def test_the_readme_idempotency_example_answers_the_first_job_again(local_stack: LocalStack, tmp_path: Path) -> None:
+    # GIVEN the walkthrough, then the README's idempotency example, run by bash as written
+    example = re.search(r"<!-- idempotency -->\s*```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert example is not None
+    (tmp_path / "samples").symlink_to(SAMPLES)
+
+    # WHEN it posts its request body twice with one Idempotency-Key
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", walkthrough() + example.group(1)],
+        check=False,
+        cwd=tmp_path,
+        env=walkthrough_environment(local_stack, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # THEN both answers are one job, made from the body the file holds (a request, not an answer)
+    assert result.returncode == 0, result.stderr + result.stdout
+    *_, first, second = result.stdout.split()
+    assert first.startswith("job_")
+    assert second == first
+    job = requests.get(f"{local_stack.api_url}/jobs/{first}?wait=20", headers=local_stack.headers(), timeout=30)
+    assert [output["name"] for output in job.json()["outputs"]] == ["thumb"]
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [
+        pytest.param(["zsh", "-f", "-i"], id="zsh"),  # macOS's shell, with its default options (no rc files)
+        pytest.param(["bash", "--norc", "--noprofile", "-i"], id="bash"),
+    ],
+)
+def test_the_readme_walkthrough_pasted_into_an_interactive_shell_runs_cleanly(
+    local_stack: LocalStack, tmp_path: Path, shell: list[str]
+) -> None:
+    if shutil.which(shell[0]) is None:
+        pytest.fail(f"no {shell[0]} for the walkthrough test: `make shells` installs it")
+    # GIVEN a terminal running the shell, as a user opens one, in a fresh folder that has the samples
+    (tmp_path / "samples").symlink_to(SAMPLES)
+
+    # WHEN the walkthrough is pasted into it in one go (what `make run` prints), and `exit` typed
+    session = terminal.paste(
+        shell, walkthrough(), tmp_path, walkthrough_environment(local_stack, tmp_path), timeout=120
+    )
+
+    # THEN the shell took every line as written (no stray comment, quote or pattern) and every job succeeded
+    assert session.problems == [], session.output[-3000:]
+    assert session.status == 0, session.output[-3000:]
+    assert session.lines.count("succeeded") == 3, session.output[-3000:]
+    assert_walkthrough_results(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,8 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
 
     authorized = stack.function("AuthorizerFunction").invoke(event("authorizer.json"))
     assert authorized["principalId"] == TENANT
-    assert authorized["context"] == {"tenant_id": TENANT, "tier": "keyed"}
+    key = event("authorizer.json")["headers"]["X-API-Key"]
+    assert authorized["context"] == {"tenant_id": TENANT, "tier": "keyed", "key_id": f"key_{auth.hash_key(key)[:16]}"}
     assert authorized["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert authorized["usageIdentifierKey"] == auth.hash_key(event("authorizer.json")["headers"]["X-API-Key"])
 
@@ -146,6 +147,9 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert stack.function("RetryJobFunction").invoke(event("retry_job.json"))["statusCode"] == 409  # it succeeded
     assert stack.function("BatchesFunction").invoke(event("create_batch.json"))["statusCode"] == 202
     assert stack.function("MetaFunction").invoke(event("health.json"))["statusCode"] == 200
+    usage = stack.function("UsageFunction").invoke(event("usage.json"))
+    assert usage["statusCode"] == 200, usage
+    assert json.loads(usage["body"])["key_id"] == event("usage.json")["requestContext"]["authorizer"]["key_id"]
     assert json.loads(stack.function("CatalogueFunction").invoke(event("catalogue_presets.json"))["body"])
 
     outputs = f"outputs/{TENANT}/{JOB}/"

@@ -192,9 +192,17 @@ def test_the_openapi_document_reads_like_an_api_not_a_framework() -> None:
     text = json.dumps(document)
 
     assert all(re.fullmatch(r"[a-z]+[A-Za-z]*", op["operationId"]) for op in operations)
-    assert {"createJob", "getJob", "listJobs", "retryJob", "deleteJob", "createUpload", "createBatch", "getBatch"} <= {
-        op["operationId"] for op in operations
-    }
+    assert {
+        "createJob",
+        "getJob",
+        "listJobs",
+        "retryJob",
+        "deleteJob",
+        "createUpload",
+        "createBatch",
+        "getBatch",
+        "getUsage",
+    } <= {op["operationId"] for op in operations}
     assert all(op["tags"] for op in operations)
     assert '"const"' not in text and "HTTPValidationError" not in text
     for op in operations:
@@ -206,3 +214,11 @@ def test_the_openapi_document_reads_like_an_api_not_a_framework() -> None:
     assert set(document["webhooks"]) == {"jobEnded", "batchCompleted"}
     headers = {p["name"] for p in document["webhooks"]["jobEnded"]["post"]["parameters"]}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+
+def test_every_reference_in_the_openapi_document_names_one_of_its_schemas() -> None:
+    document = json.loads((ROOT / "functions" / "meta" / "openapi.json").read_text())
+    references = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document)))
+
+    assert {"JobCallback", "BatchCallback", "Usage"} <= references  # the webhooks' bodies and the routes'
+    assert references <= set(document["components"]["schemas"])

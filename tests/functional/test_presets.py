@@ -82,11 +82,13 @@ def test_favicon_gives_an_ico_and_pngs(api: Client, stack: Stack) -> None:
     ("body", "path"),
     [
         ({"preset": "instagram-feed", "outputs": [THUMB]}, "preset"),
+        ({"preset": "instagram-feed", "outputs": []}, "preset"),
         ({}, "outputs"),
+        ({"outputs": []}, "outputs"),
         ({"preset": "myspace"}, "preset"),
         ({"preset": None}, "outputs"),
     ],
-    ids=["both", "neither", "unknown", "null"],
+    ids=["both", "both-empty-outputs", "neither", "empty-outputs", "unknown", "null"],
 )
 def test_a_job_needs_exactly_one_of_outputs_or_a_known_preset(api: Client, body: dict, path: str) -> None:
     response = api.post("/jobs", {"source": {"upload_id": "upl_01M7YA9N5BT8MD9QV08S0WDDEP"}, **body})

@@ -181,6 +181,24 @@ def test_the_managed_policies_sam_attaches_are_known() -> None:
                 ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/default"),
             ],
         ),
+        (
+            "apigateway",
+            "GetUsage",
+            {"usagePlanId": "p1", "keyId": "k1", "startDate": "2026-01-01", "endDate": "2026-01-01"},
+            [("apigateway:GET", f"arn:aws:apigateway:{REGION}::/usageplans/p1/usage")],
+        ),
+        (
+            "apigateway",
+            "GetUsagePlan",
+            {"usagePlanId": "p1"},
+            [("apigateway:GET", f"arn:aws:apigateway:{REGION}::/usageplans/p1")],
+        ),
+        (
+            "apigateway",
+            "GetApiKeys",
+            {"nameQuery": "key_1"},
+            [("apigateway:GET", f"arn:aws:apigateway:{REGION}::/apikeys")],
+        ),
     ],
 )
 def test_each_call_needs_what_iam_authorizes_for_it(
@@ -313,6 +331,30 @@ def test_roles_resolve_against_the_local_stacks_resources() -> None:
         "template",
     )
     assert (logs.policy, logs.origin, logs.resources) == ("AWSLambdaBasicExecutionRole", "managed", ("*",))
+
+
+@pytest.mark.parametrize(("anonymous", "resources"), [("false", ["plan/keyed"]), ("true", ["plan/keyed", "plan/anon"])])
+def test_a_resource_that_is_aws_no_value_is_left_out_as_cloudformation_leaves_it_out(
+    anonymous: str, resources: list[str]
+) -> None:
+    template = Template(
+        body={"Resources": {}, "Conditions": {"Anonymous": {"Fn::Equals": [{"Ref": "AllowAnonymous"}, "true"]}}},
+        stack_name="local",
+        parameters={"AllowAnonymous": anonymous},
+        refs={"KeyedPlan": "keyed", "AnonymousPlan": "anon"},
+    )
+    statement = {
+        "Resource": [
+            {"Fn::Sub": "plan/${KeyedPlan}"},
+            {"Fn::If": ["Anonymous", {"Fn::Sub": "plan/${AnonymousPlan}"}, {"Ref": "AWS::NoValue"}]},
+        ],
+        "Condition": {"Fn::If": ["Anonymous", {"Bool": {"aws:SecureTransport": "true"}}, {"Ref": "AWS::NoValue"}]},
+    }
+
+    resolved = template.resolve(statement)
+
+    assert resolved["Resource"] == resources
+    assert ("Condition" in resolved) == (anonymous == "true")
 
 
 def test_the_summary_names_refusals_and_what_the_template_grants_that_no_call_used(tmp_path: Path) -> None:

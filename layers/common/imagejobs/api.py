@@ -179,7 +179,7 @@ def _caller(request: Request) -> Caller:
     context = (request.resolved_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     if not context.get("tenant_id") or context.get("tier") not in ("keyed", "anonymous"):
         raise AuthenticationError("this route needs an API key")
-    return Caller(context["tenant_id"], context["tier"])
+    return Caller(context["tenant_id"], context["tier"], key_id=context.get("key_id", ""))
 
 
 def _keyed_caller(request: Request) -> Caller:

@@ -12,8 +12,9 @@ ANONYMOUS_TENANT = "anonymous"
 
 @dataclass(frozen=True)
 class Caller:
-    """A request's tenant and tier, and the key its usage plan meters it by."""
+    """A request's tenant and tier, the key it came with, and the key its usage plan meters it by."""
 
     tenant_id: str
     tier: Tier
     usage_key: str = ""  # what the authorizer gives API Gateway as usageIdentifierKey
+    key_id: str = ""  # the API key's public id (`key_…`), its name in the usage plan; none when anonymous

@@ -37,7 +37,10 @@ class Settings(BaseModel):
     anonymous: TierLimits  # the ANONYMOUS_ variables; used only where AllowAnonymous is on
     allow_anonymous: bool = Field(default=False, alias="ALLOW_ANONYMOUS")
     anonymous_usage_key: str = Field(default="", alias="ANONYMOUS_USAGE_KEY")  # the authorizer's
-    keyed_usage_plan_id: str = Field(default="", alias="KEYED_USAGE_PLAN_ID")  # the admin command's
+    # API Gateway's usage plans: the admin command adds keys to the keyed one; GET /v1/usage reads them.
+    keyed_usage_plan_id: str = Field(default="", alias="KEYED_USAGE_PLAN_ID")
+    anonymous_usage_plan_id: str = Field(default="", alias="ANONYMOUS_USAGE_PLAN_ID")
+    anonymous_api_key_id: str = Field(default="", alias="ANONYMOUS_API_KEY_ID")
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", gt=0)
     upload_url_seconds: int = Field(default=900, alias="UPLOAD_URL_SECONDS", gt=0)
     download_url_seconds: int = Field(default=3600, alias="DOWNLOAD_URL_SECONDS", gt=0)

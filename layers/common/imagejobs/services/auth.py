@@ -62,4 +62,4 @@ def authorize(x_api_key: str | None, authorization: str | None) -> Caller:
     record = repository.get_api_key(hash_key(key))
     if record is None or record.revoked:
         raise AuthenticationError("the API key is not valid")
-    return Caller(record.tenant_id, "keyed", record.key_hash)
+    return Caller(record.tenant_id, "keyed", record.key_hash, record.id)

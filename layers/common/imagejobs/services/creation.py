@@ -97,7 +97,7 @@ def _with_outputs(request: JobRequest) -> JobRequest:
                 details=[{"path": "outputs", "message": "give 1 to 10 outputs, or a preset instead"}],
             )
         return request
-    if request.outputs:
+    if "outputs" in request.model_fields_set:  # even `"outputs": []`: one or the other, not both
         raise RequestValidationError(
             "preset: give a preset or outputs, not both",
             details=[{"path": "preset", "message": "give a preset or outputs, not both"}],

@@ -184,6 +184,8 @@ class Rotate(Strict):
 
 
 class Flip(Strict):
+    """Mirrors the image: `horizontal` swaps left and right, `vertical` top and bottom, `both` turns it half round."""
+
     type: Literal["flip"]
     direction: Literal["horizontal", "vertical", "both"] = "horizontal"
 
