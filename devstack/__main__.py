@@ -27,6 +27,24 @@ def walkthrough() -> str:
     return found.group(1) if found else "(see README.md)"
 
 
+def buckets(stack: Stack) -> str:
+    """The connected buckets, and how to put a file in one (any credentials do locally)."""
+    if not stack.connected_buckets:
+        return ""
+    bucket = stack.connected_buckets[0]
+    environment = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+    return (
+        f"  buckets:        {', '.join(stack.connected_buckets)} (the API key's tenant may read and write them)\n"
+        f"  put a file in {bucket} with the AWS CLI:\n"
+        f"    {environment} aws --endpoint-url {stack.aws_url} s3 cp samples/photo.jpg s3://{bucket}/photos/photo.jpg\n"
+        f"  or with boto3:\n"
+        f'    boto3.client("s3", endpoint_url="{stack.aws_url}", region_name="us-east-1",\n'
+        f'                 aws_access_key_id="local", aws_secret_access_key="local")'
+        f'.upload_file("samples/photo.jpg", "{bucket}", "photos/photo.jpg")\n'
+        f'  then: {{"source": {{"s3": {{"bucket": "{bucket}", "key": "photos/photo.jpg"}}}}, ...}}\n'
+    )
+
+
 def main() -> None:
     stack = Stack(
         api_key=os.environ.get("IMAGEJOBS_API_KEY", DEFAULT_API_KEY),
@@ -39,7 +57,8 @@ def main() -> None:
     print(
         f"\nimagejobs is running on {stack.api_url} (AWS services on {stack.aws_url})\n"
         f"  API key:        {stack.api_key}\n"
-        f"  webhook secret: {stack.webhook_secret}\n\n"
+        f"  webhook secret: {stack.webhook_secret}\n"
+        f"{buckets(stack)}\n"
         f"Try it (from the repository's root):\n\n{walkthrough()}\nCtrl-C stops it.",
         flush=True,
     )

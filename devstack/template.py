@@ -104,7 +104,8 @@ class Template:
         return values[name]
 
     def resolve(self, value: Any) -> Any:
-        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join)."""
+        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join, Split, and
+        the condition functions)."""
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -122,16 +123,32 @@ class Template:
             "Fn::GetAtt": lambda arg: self._get_att(*arg),
             "Fn::Sub": self._sub,
             "Fn::FindInMap": lambda arg: self.body["Mappings"][arg[0]][arg[1]][arg[2]],
-            "Fn::Join": lambda arg: arg[0].join(str(self.resolve(v)) for v in arg[1]),
+            "Fn::Join": lambda arg: arg[0].join(str(v) for v in self._list(arg[1])),
+            "Fn::Split": lambda arg: str(self.resolve(arg[1])).split(arg[0]),
             "Fn::Equals": lambda arg: str(self.resolve(arg[0])) == str(self.resolve(arg[1])),
             "Fn::Not": lambda arg: not self.resolve(arg[0]),
             "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
         }
 
-    def _ref(self, name: str) -> str:
+    def _list(self, value: Any) -> list[Any]:
+        """A list argument: written out (each item resolved), or what a function gives (Ref to a list)."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        resolved = self.resolve(value)
+        if not isinstance(resolved, list):
+            raise TemplateError(f"{value} is not a list")
+        return resolved
+
+    def list_parameter(self, name: str) -> list[str]:
+        """A CommaDelimitedList parameter's names, without the empty one of an empty value."""
+        return [item for item in self._ref(name) if item]
+
+    def _ref(self, name: str) -> Any:
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
+            if self.body["Parameters"][name]["Type"] == "CommaDelimitedList":
+                return self.parameters[name].split(",")
             return self.parameters[name]
         if name in self.refs:
             return self.refs[name]

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Tier = Literal["keyed", "anonymous"]
+Access = Literal["read", "write"]
 
 
 class TierLimits(BaseModel):
@@ -47,11 +48,23 @@ class Settings(BaseModel):
     callbacks_queue_url: str = Field(default="", alias="CALLBACKS_QUEUE_URL")
     callback_retry_delays: tuple[int, ...] = Field(default=(60,), alias="CALLBACK_RETRY_DELAYS", min_length=1)
     callback_max_attempts: int = Field(default=1, alias="CALLBACK_MAX_ATTEMPTS", gt=0)
+    # The deployer's buckets (ConnectedBuckets, ConnectedReadOnlyBuckets): what grants may name.
+    connected_buckets: tuple[str, ...] = Field(default=(), alias="CONNECTED_BUCKETS")
+    connected_read_only_buckets: tuple[str, ...] = Field(default=(), alias="CONNECTED_READ_ONLY_BUCKETS")
 
     @field_validator("callback_retry_delays", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return tuple(int(part) for part in value.split(",")) if isinstance(value, str) else value
+
+    @field_validator("connected_buckets", "connected_read_only_buckets", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        return tuple(name for name in value.split(",") if name) if isinstance(value, str) else value
+
+    def connected(self, bucket: str, access: Access) -> bool:
+        """Whether the stack's role may `access` the bucket: a connected bucket, or a read-only one for reading."""
+        return bucket in self.connected_buckets or (access == "read" and bucket in self.connected_read_only_buckets)
 
     def limits(self, tier: Tier) -> TierLimits:
         return self.keyed if tier == "keyed" else self.anonymous
