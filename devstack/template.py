@@ -16,6 +16,9 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
+NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: removed from the list or map that holds it
+
+
 class TemplateError(Exception):
     """The template uses something the local stack cannot emulate."""
 
@@ -105,17 +108,19 @@ class Template:
 
     def resolve(self, value: Any) -> Any:
         """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join, Split, and
-        the condition functions)."""
+        the condition functions); what is `!Ref AWS::NoValue` leaves its list or map."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
+            if (key, arg) == ("Ref", "AWS::NoValue"):
+                return NO_VALUE
             function = self._functions().get(key)
             if function is not None:
                 return function(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         return {

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from imagejobs.deadline import Deadline
 from imagejobs.errors import (
@@ -38,8 +38,26 @@ from imagejobs.spec.requests import JobRequest
 from imagejobs.store import buckets
 from imagejobs.store.records import JobRecord
 
-if TYPE_CHECKING:  # the engine (pyvips) is loaded only by the functions that render
-    from imagejobs.engine import Rendered
+
+class Rendered(Protocol):
+    """What is written of a rendered output (`imagejobs.engine.Rendered`: the engine, and pyvips with
+    it, is loaded only by the functions that render)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def page(self) -> int | None: ...
+    @property
+    def extension(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+
 
 WRITTEN, SKIPPED = "written", "skipped"
 _LONGEST_EXTENSION = max((len(f.extension) for f in FORMATS.values() if f.write and f.extensions), default=4)
