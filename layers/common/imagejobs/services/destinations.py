@@ -160,26 +160,30 @@ class Write:
 def plan(job: JobRecord, rendered: Sequence[Rendered], source_name: str | None) -> list[Write]:
     """The writes the job's rendered outputs make: keys filled in, grants checked again, and what is
     at each key looked at. Raises the job's error before anything is written."""
-    indexed = {output.name: (index, output) for index, output in enumerate(job.request.outputs)}
+    destined = {
+        output.name: (f"outputs[{index}].destination", output.destination)
+        for index, output in enumerate(job.request.outputs)
+        if output.destination is not None
+    }
     grants: Grants | None = None
     common: dict[str, str] = {"job_id": job.id, **keys.metadata_values(job.request.metadata)}
     if source_name is not None:
         common |= keys.source_values(source_name)
     writes: list[Write] = []
     for output in rendered:
-        index, requested = indexed[output.name if output.page is None else output.name.rpartition("-p")[0]]
-        if requested.destination is None:
+        found = destined.get(output.name if output.page is None else output.name.rpartition("-p")[0])
+        if found is None:
             continue
-        path = f"outputs[{index}].destination"
+        path, destination = found
         values = {**common, "name": output.name, "ext": output.extension}
         values |= {"width": str(output.width), "height": str(output.height)}
         try:
-            key = keys.KeyTemplate.parse(requested.destination.key).render(values)
+            key = keys.KeyTemplate.parse(destination.key).render(values)
         except keys.InvalidKeyError as error:
             raise DestinationWriteFailedError(f"{path}.key: filled in, it {error}; nothing was written") from error
         grants = grants or Grants(job.tenant_id)
-        grants.require("write", requested.destination.bucket, key, path)
-        writes.append(Write(path, requested.destination, key, output, None))
+        grants.require("write", destination.bucket, key, path)
+        writes.append(Write(path, destination, key, output, None))
     _no_two_alike(writes)
     return [_look(job.id, write) for write in writes]
 

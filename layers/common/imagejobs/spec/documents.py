@@ -80,8 +80,15 @@ class OutputDocument(OutputSummary):
 
 
 class ErrorDocument(BaseModel):
-    code: str
-    message: str
+    """Why a job failed."""
+
+    code: str = Field(
+        description="Stable, for programs: `source_not_found`, `unsupported_format`, `corrupt_image`, "
+        "`too_many_pixels`, `too_large`, `target_size_unreachable`, `source_fetch_failed`, `timeout`, `internal`; "
+        "with connected buckets `not_granted` (a grant revoked after the job was made), `destination_exists` "
+        "(`if_exists: fail`) and `destination_write_failed` (S3 refused a write)."
+    )
+    message: str = Field(description="For people: what happened, and for a destination, what was written before it.")
 
 
 class CallbackDocument(BaseModel):

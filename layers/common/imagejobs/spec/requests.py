@@ -130,6 +130,21 @@ class JobRequest(Strict):
                     "ttl_seconds": 86400,
                 },
                 {"source": {"url": "https://images.example.com/a.jpg"}, "preset": "responsive"},
+                {
+                    "source": {"s3": {"bucket": "media", "key": "products/123.heic"}},
+                    "outputs": [
+                        {
+                            "name": "thumb",
+                            "format": "webp",
+                            "operations": [{"type": "resize", "width": 400}],
+                            "destination": {
+                                "bucket": "media",
+                                "key": "{source_dir}/thumbs/{source_stem}-{width}w.{ext}",
+                                "cache_control": "public, max-age=31536000, immutable",
+                            },
+                        }
+                    ],
+                },
             ]
         },
     )
