@@ -41,7 +41,8 @@ def buckets(stack: Stack) -> str:
         f'    boto3.client("s3", endpoint_url="{stack.aws_url}", region_name="us-east-1",\n'
         f'                 aws_access_key_id="local", aws_secret_access_key="local")'
         f'.upload_file("samples/photo.jpg", "{bucket}", "photos/photo.jpg")\n'
-        f'  then: {{"source": {{"s3": {{"bucket": "{bucket}", "key": "photos/photo.jpg"}}}}, ...}}\n'
+        f'  then: {{"source": {{"s3": {{"bucket": "{bucket}", "key": "photos/photo.jpg"}}}}, ...}}'
+        f" (README.md: Your buckets)\n"
     )
 
 

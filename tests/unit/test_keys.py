@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from imagejobs.services.destinations import several_pages
@@ -206,3 +208,22 @@ def test_a_grant_gives_only_the_access_it_names() -> None:
 )
 def test_a_selection_of_pages_may_give_several_outputs_for_one(pages: str | None, several: bool) -> None:
     assert several_pages(pages) is several
+
+
+TEMPLATE_TEXT = st.lists(
+    st.sampled_from(["{", "}", "/", ".", "..", "a", "é", "\x00", "\n", "{name}", "{width}", "{metadata.x}", "{nope}"]),
+    max_size=30,
+).map("".join)
+VALUE = st.text(st.sampled_from(["a", "/", ".", "\t", "é"]), max_size=8)
+
+
+@given(text=TEMPLATE_TEXT, value=VALUE)
+def test_any_template_and_values_give_a_valid_key_or_say_why_not(text: str, value: str) -> None:
+    try:
+        template = keys.KeyTemplate.parse(text)
+        key = template.render({**VALUES, "metadata.x": value})
+    except keys.InvalidKeyError:
+        return
+    assert key == keys.check_key(key)
+    assert not key.startswith("/") and ".." not in key.split("/")
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in key)
