@@ -161,6 +161,33 @@ def test_an_upload_source_gives_its_file_name_to_the_source_placeholders(
     assert images.size(fetch(stack, "media", f"{folder}holiday.webp")["data"]) == (64, 48)
 
 
+def test_each_page_of_a_pdf_lands_at_the_key_its_name_makes(api: Client, stack: Stack, folder: str) -> None:
+    put(stack, "local-media", f"{folder}leaflet.pdf", images.pdf((144, 72, images.RED), (72, 144, images.BLUE)))
+    made = {"bucket": "local-media", "key": "{source_dir}/{source_stem}/{name}.{ext}"}
+
+    job = run(
+        api,
+        stack,
+        {
+            "source": {"s3": {"bucket": "local-media", "key": f"{folder}leaflet.pdf"}, "pages": "1-2", "dpi": 72},
+            "outputs": [{"name": "page", "format": "png", "destination": made},
+                        {"name": "small", "format": "webp", "operations": [{"type": "resize", "width": 36}],
+                         "destination": made}],
+        },
+    )  # fmt: skip
+
+    assert job["status"] == "succeeded", job["error"]
+    assert sorted(o["destination"] for o in job["outputs"]) == [
+        f"s3://local-media/{folder}leaflet/{name}"
+        for name in ("page-p1.png", "page-p2.png", "small-p1.webp", "small-p2.webp")
+    ]
+    first, second = (fetch(stack, "local-media", f"{folder}leaflet/page-p{n}.png")["data"] for n in (1, 2))
+    assert (images.size(first), images.size(second)) == ((144, 72), (72, 144))
+    assert images.near(images.pixel(first, 70, 36), images.RED) and images.near(
+        images.pixel(second, 36, 70), images.BLUE
+    )
+
+
 def test_a_missing_object_or_version_fails_the_job_with_source_not_found(
     api: Client, stack: Stack, folder: str
 ) -> None:

@@ -99,7 +99,9 @@ def check_request(tenant_id: str, request: JobRequest, source_name: str | None) 
             raise RequestValidationError.at(f"{path}.key", f"filled in, it {error}") from error
         prefix = template.prefix(values)
         grants.check("write", destination.bucket, prefix, path, f"under {prefix!r}, where this key starts")
-        same = made.setdefault((destination.bucket, template.fill(values)), f"outputs[{index}]")
+        # What tells two keys apart before the job runs: a page's name is the output's and its number.
+        told = {**values, "name": f"{output.name}-p{{page}}"} if paged else values
+        same = made.setdefault((destination.bucket, template.fill(told)), f"outputs[{index}]")
         if same != f"outputs[{index}]":
             message = f"makes the same key as {same}.destination.key: add {{name}} to tell them apart"
             raise RequestValidationError.at(f"{path}.key", message)
