@@ -32,6 +32,25 @@ def walkthrough() -> str:
     return "\n".join(blocks) if blocks else "(see README.md)\n"
 
 
+def buckets(stack: Stack) -> str:
+    """The connected buckets, and how to put a file in one (any credentials do locally)."""
+    if not stack.connected_buckets:
+        return ""
+    bucket = stack.connected_buckets[0]
+    environment = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+    return (
+        f"  buckets:        {', '.join(stack.connected_buckets)} (the API key's tenant may read and write them)\n"
+        f"  put a file in {bucket} with the AWS CLI:\n"
+        f"    {environment} aws --endpoint-url {stack.aws_url} s3 cp samples/photo.jpg s3://{bucket}/photos/photo.jpg\n"
+        f"  or with boto3:\n"
+        f'    boto3.client("s3", endpoint_url="{stack.aws_url}", region_name="us-east-1",\n'
+        f'                 aws_access_key_id="local", aws_secret_access_key="local")'
+        f'.upload_file("samples/photo.jpg", "{bucket}", "photos/photo.jpg")\n'
+        f'  then: {{"source": {{"s3": {{"bucket": "{bucket}", "key": "photos/photo.jpg"}}}}, ...}}'
+        f" (README.md: Your buckets)\n"
+    )
+
+
 def main() -> None:
     stack = Stack(
         api_key=os.environ.get("IMAGEJOBS_API_KEY", DEFAULT_API_KEY),
@@ -47,6 +66,7 @@ def main() -> None:
         f"  API key:        {stack.api_key}\n"
         f"  webhook secret: {stack.webhook_secret}\n"
         f"  playground:     {stack.api_url}/playground (API reference: {stack.api_url}/docs)\n\n"
+        f"{buckets(stack)}\n"
         f"Try it from the repository's root, in bash or zsh (README.md's Try it says what each step does):\n\n"
         f"{walkthrough()}\nCtrl-C stops it.",
         flush=True,

@@ -264,6 +264,7 @@ class Roles:
             found = [
                 Statement.parse(raw, policy["label"], policy["origin"])
                 for policy in role["policies"]
+                if policy.get("condition") is None or template.condition(policy["condition"])
                 for raw in template.resolve(policy["statements"])
             ]
             for arn in template.resolve(role["managed"]):

@@ -51,8 +51,14 @@ EMULATED = (
 )
 
 
+# The deployer's own buckets, which a deployed stack is only given access to: locally they are
+# made here, empty, from the same parameters.
+CONNECTED_BUCKETS = ("ConnectedBuckets", "ConnectedReadOnlyBuckets")
+
+
 def provision(template: Template, clients: Any) -> None:
-    """Creates every emulated resource, in an order that lets each one's references resolve."""
+    """Creates every emulated resource, in an order that lets each one's references resolve, and
+    the connected buckets."""
     unknown = {r["Type"] for r in template.body["Resources"].values()} - NOT_EMULATED - set(EMULATED)
     if unknown:
         raise TemplateError(f"the local stack cannot emulate {', '.join(sorted(unknown))}")
@@ -71,6 +77,8 @@ def provision(template: Template, clients: Any) -> None:
     for logical_id, resource in template.resources("AWS::SecretsManager::Secret").items():
         _secret(template, clients.secretsmanager, logical_id, resource["Properties"])
     _usage_plans(template, clients.apigateway)
+    for name in sorted({name for parameter in CONNECTED_BUCKETS for name in template.list_parameter(parameter)}):
+        clients.s3.create_bucket(Bucket=name)
 
 
 def _name(template: Template, logical_id: str) -> str:

@@ -43,6 +43,11 @@ LOCAL_ENVIRONMENT = {
 }
 
 
+# The local stack's own parameters, under those it is given: one connected bucket, for the
+# development tenant to read sources from and write outputs to.
+LOCAL_PARAMETERS = {"ConnectedBuckets": "local-media"}
+
+
 def state_file(aws_port: int) -> Path:
     """Where a running stack tells other commands (`python -m devstack.admin`) how to reach it."""
     return ROOT / ".devstack" / f"stack-{aws_port}.json"
@@ -67,7 +72,7 @@ class Stack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.guard: iam.Guard | None = None
-        self.template = Template.read(self.stack_name, self.parameters)
+        self.template = Template.read(self.stack_name, {**LOCAL_PARAMETERS, **self.parameters})
         # What the template calls https://<api>.execute-api… and https://<distribution>, served here.
         for logical_id in self.template.resources("AWS::Serverless::Api"):
             self.template.local_urls[logical_id] = f"http://{self.host}:{self.api_port}"
@@ -159,12 +164,21 @@ class Stack:
             thread.start()
         return self
 
+    @property
+    def connected_buckets(self) -> list[str]:
+        """The buckets jobs may read and write (`ConnectedBuckets`)."""
+        return self.template.list_parameter("ConnectedBuckets")
+
     def _seed(self) -> str:
-        """A development tenant that owns `api_key`."""
-        from imagejobs.services import auth  # noqa: PLC0415 (importable once the template's layers are on sys.path)
+        """A development tenant that owns `api_key`, granted every connected bucket whole."""
+        from imagejobs.services import auth, grants  # noqa: PLC0415 (importable once the template's layers are on sys.path)
 
         tenant = auth.create_tenant("local development", webhook_secret=self.webhook_secret)
         auth.create_key(tenant.id, "local development", key=self.api_key)
+        for bucket in self.connected_buckets:
+            grants.add(tenant.id, f"s3://{bucket}/", read=True, write=True)
+        for bucket in self.template.list_parameter("ConnectedReadOnlyBuckets"):
+            grants.add(tenant.id, f"s3://{bucket}/", read=True, write=False)
         self.webhook_secret = tenant.webhook_secret
         return tenant.id
 

@@ -24,7 +24,6 @@ class TemplateError(Exception):
     """The template uses something the local stack cannot emulate."""
 
 
-NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: removed from the list or map that holds it
 # The https addresses AWS gives what the local stack serves itself: an Api's execute-api host and a
 # CloudFront distribution's domain name. `local_urls` says where each is served locally.
 _AWS_URLS = (
@@ -118,14 +117,17 @@ class Template:
         return values[name]
 
     def resolve(self, value: Any) -> Any:
-        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join, If); an item
-        or property that is `AWS::NoValue` is left out, as CloudFormation leaves it out."""
+        """Evaluates the intrinsic functions in `value` (Ref, GetAtt, Sub, FindInMap, Join, Split, If,
+        and the condition functions); an item or property that is `AWS::NoValue` is left out, as
+        CloudFormation leaves it out."""
         if isinstance(value, list):
             return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
+            if (key, arg) == ("Ref", "AWS::NoValue"):
+                return NO_VALUE
             function = self._functions().get(key)
             if function is not None:
                 return function(arg)
@@ -137,18 +139,32 @@ class Template:
             "Fn::GetAtt": lambda arg: self._get_att(*arg),
             "Fn::Sub": self._sub,
             "Fn::FindInMap": lambda arg: self.body["Mappings"][arg[0]][arg[1]][arg[2]],
-            "Fn::Join": lambda arg: arg[0].join(str(self.resolve(v)) for v in arg[1]),
+            "Fn::Join": lambda arg: arg[0].join(str(v) for v in self._list(arg[1])),
+            "Fn::Split": lambda arg: str(self.resolve(arg[1])).split(arg[0]),
             "Fn::Equals": lambda arg: str(self.resolve(arg[0])) == str(self.resolve(arg[1])),
             "Fn::Not": lambda arg: not self.resolve(arg[0]),
             "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
         }
 
+    def _list(self, value: Any) -> list[Any]:
+        """A list argument: written out (each item resolved), or what a function gives (Ref to a list)."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        resolved = self.resolve(value)
+        if not isinstance(resolved, list):
+            raise TemplateError(f"{value} is not a list")
+        return resolved
+
+    def list_parameter(self, name: str) -> list[str]:
+        """A CommaDelimitedList parameter's names, without the empty one of an empty value."""
+        return [item for item in self._ref(name) if item]
+
     def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
+            if self.body["Parameters"][name]["Type"] == "CommaDelimitedList":
+                return self.parameters[name].split(",")
             return self.parameters[name]
         if name in self.refs:
             return self.refs[name]

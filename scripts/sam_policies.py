@@ -69,7 +69,9 @@ def roles(template_text: str) -> dict[str, Any]:
         entries = source["Resources"].get(logical_id, {}).get("Properties", {}).get("Policies", [])
         entries = entries if isinstance(entries, list) else [entries]
         policies = []
-        for policy in properties.get("Policies", []):
+        for entry in properties.get("Policies", []):
+            # A policy that holds under a condition only: `Fn::If [condition, policy, AWS::NoValue]`.
+            condition, policy = (entry["Fn::If"][0], entry["Fn::If"][1]) if "Fn::If" in entry else (None, entry)
             index = re.fullmatch(rf"{re.escape(role_id)}Policy(\d+)", policy["PolicyName"])
             statements = policy["PolicyDocument"]["Statement"]
             policies.append(
@@ -78,6 +80,7 @@ def roles(template_text: str) -> dict[str, Any]:
                     "origin": "template" if index else "sam",
                     "label": label(entries[int(index.group(1))]) if index else policy["PolicyName"],
                     "statements": statements if isinstance(statements, list) else [statements],
+                    "condition": condition,
                 }
             )
         found[logical_id] = {"role": role_id, "policies": policies, "managed": properties.get("ManagedPolicyArns", [])}

@@ -43,7 +43,12 @@ def stack() -> Iterator[Stack]:
         api_key="ij_functional_tests",
         api_port=free_port(),
         aws_port=free_port(),
-        parameters={"CallbackRetryDelays": "1"},  # callback retries a second apart, not minutes
+        parameters={
+            "CallbackRetryDelays": "1",  # callback retries a second apart, not minutes
+            # Connected buckets, the development tenant granted each whole (tests/functional/test_buckets.py).
+            "ConnectedBuckets": "local-media,media,vanishing",
+            "ConnectedReadOnlyBuckets": "originals",
+        },
         poll=False,
         iam_records=Path(os.environ[IAM_RECORDS]),  # every function under its own role (tests/conftest.py)
     ).start()

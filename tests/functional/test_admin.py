@@ -88,3 +88,58 @@ def test_against_a_deployed_stack_keys_join_its_usage_plan_and_leave_it_when_rev
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_grants_are_added_listed_replaced_and_revoked_and_each_reaches_the_api(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, tenant = command(capsys, "tenants", "create", "granted")
+    assert isinstance(tenant, dict)
+    tenant_id = tenant["tenant_id"]
+    client = Client(stack, tenant["api_key"])
+    body = {"source": {"s3": {"bucket": "media", "key": "products/1.png"}}, "outputs": [{"name": "a", "format": "png"}]}
+    assert client.post("/jobs", body).status_code == 422
+
+    code, added = command(capsys, "grants", "add", tenant_id, "s3://media/products/", "--read", "--write")
+    assert (code, added) == (0, {"tenant_id": tenant_id, "grant": "s3://media/products/", "read": True, "write": True})
+    command(capsys, "grants", "add", tenant_id, "s3://originals/", "--read")
+    command(capsys, "grants", "add", tenant_id, "s3://media/products/", "--write")  # replaces read and write
+    _, listed = command(capsys, "grants", "list", tenant_id)
+    assert [(g["grant"], g["read"], g["write"]) for g in listed] == [  # type: ignore[union-attr]
+        ("s3://media/products/", False, True),
+        ("s3://originals/", True, False),
+    ]
+    assert client.post("/jobs", body).status_code == 422  # write only, now
+    command(capsys, "grants", "add", tenant_id, "s3://media/products/", "--read")
+    assert client.post("/jobs", body).status_code == 202
+
+    code, revoked = command(capsys, "grants", "revoke", tenant_id, "s3://media/products/")
+    assert (code, revoked) == (0, {"tenant_id": tenant_id, "grant": "s3://media/products/", "read": True,
+                                   "write": False, "revoked": True})  # fmt: skip
+    assert client.post("/jobs", body).status_code == 422
+    _, other = command(capsys, "tenants", "create", "not granted")
+    assert command(capsys, "grants", "list", other["tenant_id"]) == (0, [])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("grants", "add", "ten_NOPE", "s3://media/", "--read"), "no tenant ten_NOPE"),
+        (("grants", "add", "{tenant}", "s3://unconnected/", "--read"), "the stack may not read unconnected"),
+        (("grants", "add", "{tenant}", "s3://originals/", "--read", "--write"), "the stack may not write originals"),
+        (("grants", "add", "{tenant}", "s3://media/"), "give --read, --write or both"),
+        (("grants", "add", "{tenant}", "media/products/", "--read"), "is not an s3://bucket/prefix address"),
+        (("grants", "revoke", "{tenant}", "s3://media/never/"), "has no grant on s3://media/never/"),
+        (("grants", "list", "ten_NOPE"), "no tenant ten_NOPE"),
+    ],
+)
+def test_a_grant_that_cannot_be_is_an_error_that_says_why(
+    stack: Stack, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], says: str
+) -> None:
+    _, tenant = command(capsys, "tenants", "create", "refused")
+    assert isinstance(tenant, dict)
+
+    code, error = command(capsys, *(part.format(tenant=tenant["tenant_id"]) for part in argv))
+
+    assert code == 1
+    assert says in str(error)

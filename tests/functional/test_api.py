@@ -183,6 +183,7 @@ def test_one_call_upload_starts_its_job_when_the_image_lands(api: Client, stack:
     assert done["source"] == {
         "upload_id": form["upload_id"],
         "url": None,
+        "s3": None,
         "format": "png",
         "width": 64,
         "height": 48,

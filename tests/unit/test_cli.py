@@ -95,6 +95,7 @@ def test_a_list_of_outputs_and_a_preset_are_specs_too(tmp_path: Path, capsys: py
         ([THUMB, THUMB], "name"),
         ({"preset": "myspace"}, "preset"),
         ({"preset": "og-image", "outputs": [THUMB]}, "preset"),
+        ({**THUMB, "destination": {"bucket": "media", "key": "{name}.{ext}"}}, "destination"),
     ],
 )
 def test_a_bad_spec_exits_2_naming_the_field(

@@ -185,7 +185,17 @@ NO_AWS = {"CatalogueFunction"}
 API_GATEWAY_READS = {"UsageFunction"}
 
 
+def connected_bucket_policies(policies: list[Any]) -> tuple[list[Any], list[Any]]:
+    """A function's Policies: those on the connected buckets (each `!If [<bucket parameter's condition>,
+    {Statement: …}, !Ref AWS::NoValue]`), and the others."""
+    conditions = ("BucketsConnected", "ReadOnlyBucketsConnected")
+    connected = [p for p in policies if isinstance(p, dict) and p.get("Fn::If", [None])[0] in conditions]
+    return connected, [p for p in policies if p not in connected]
+
+
 def test_every_function_has_sam_policy_templates_scoped_to_one_resource_and_no_statements(template: Template) -> None:
+    """But the statements on the connected buckets: no SAM policy template takes a list of buckets
+    (what they grant is held to exactly those buckets below)."""
     for lid, properties in functions(template).items():
         policies = properties.get("Policies", [])
         if lid in NO_AWS:
@@ -197,6 +207,8 @@ def test_every_function_has_sam_policy_templates_scoped_to_one_resource_and_no_s
             assert "*" not in json.dumps(statement["Resource"]), f"{lid}: a wildcard resource"
             continue
         assert policies, f"{lid} has no Policies"
+        connected, policies = connected_bucket_policies(policies)
+        assert not connected or lid == "ProcessFunction", f"{lid} reaches the connected buckets"
         for policy in policies:
             assert isinstance(policy, dict), f"{lid}: {policy!r} is not a SAM policy template"
             assert len(policy) == 1, f"{lid}: {policy!r}"
@@ -205,6 +217,53 @@ def test_every_function_has_sam_policy_templates_scoped_to_one_resource_and_no_s
             assert not _contains_key(policy, "Statement"), f"{lid}: hand-written statement in {name}"
             assert isinstance(scope, dict), f"{lid}: {name} is not scoped to a resource"
             assert len(scope) == 1, f"{lid}: {name} is not scoped to one resource"
+
+
+def connected_statements(buckets: str, read_only: str) -> list[dict[str, Any]]:
+    """ProcessFunction's statements on the connected buckets, the template's parameters set so."""
+    bound = Template.read("imagejobs-test", {"ConnectedBuckets": buckets, "ConnectedReadOnlyBuckets": read_only})
+    connected, _ = connected_bucket_policies(bound.function_properties("ProcessFunction")["Policies"])
+    resolved = [bound.resolve(policy) for policy in connected]
+    return [statement for policy in resolved if isinstance(policy, dict) for statement in policy["Statement"]]
+
+
+def test_the_connected_buckets_are_read_and_written_by_their_arns_and_nothing_else() -> None:
+    statements = connected_statements("media,photos", "originals")
+
+    allowed = {(action, resource) for s in statements for action in _strings(s["Action"]) for resource in s["Resource"]}
+    assert all(s["Effect"] == "Allow" and set(s) == {"Effect", "Action", "Resource"} for s in statements)
+    assert allowed == {
+        *(
+            (action, f"arn:aws:s3:::{bucket}/*")
+            for bucket in ("media", "photos", "originals")
+            for action in ("s3:GetObject", "s3:GetObjectVersion")
+        ),
+        *(("s3:PutObject", f"arn:aws:s3:::{bucket}/*") for bucket in ("media", "photos")),
+        *(("s3:ListBucket", f"arn:aws:s3:::{bucket}") for bucket in ("media", "photos", "originals")),
+    }
+
+
+def test_with_no_connected_bucket_the_role_has_no_statement_on_any() -> None:
+    assert connected_statements("", "") == []
+    assert {s["Action"] == "s3:ListBucket" for s in connected_statements("media", "")} == {True, False}
+
+
+def test_the_functions_are_told_the_connected_buckets() -> None:
+    bound = Template.read("imagejobs-test", {"ConnectedBuckets": "media,photos", "ConnectedReadOnlyBuckets": ""})
+    variables = bound.body["Globals"]["Function"]["Environment"]["Variables"]
+
+    assert bound.resolve(variables["CONNECTED_BUCKETS"]) == "media,photos"
+    assert bound.resolve(variables["CONNECTED_READ_ONLY_BUCKETS"]) == ""
+    for name in ("ConnectedBuckets", "ConnectedReadOnlyBuckets"):
+        assert bound.body["Parameters"][name] == {
+            **bound.body["Parameters"][name],
+            "Type": "CommaDelimitedList",
+            "Default": "",
+        }
+
+
+def _strings(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_the_architecture_parameter_defaults_to_arm64_and_allows_x86_64(template: Template) -> None:

@@ -54,6 +54,9 @@ def parse_spec(spec: Any) -> list[Output]:
     names = [output.name for output in outputs]
     if len(set(names)) != len(names):
         raise RequestValidationError("output names must be unique", details=[{"path": "name", "message": "repeated"}])
+    if any(output.destination is not None for output in outputs):
+        message = "is for jobs on the API: this command writes files where -o says"
+        raise RequestValidationError(f"destination {message}", details=[{"path": "destination", "message": message}])
     return outputs
 
 

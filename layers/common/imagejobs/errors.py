@@ -23,6 +23,11 @@ class RequestValidationError(ImageJobsError):
     status = 422
     code = "invalid_request"
 
+    @classmethod
+    def at(cls, path: str, message: str) -> RequestValidationError:
+        """The error of one field."""
+        return cls(f"{path}: {message}", details=[{"path": path, "message": message}])
+
 
 class MalformedRequestError(ImageJobsError):
     status = 400
@@ -82,3 +87,17 @@ class DeadlineExceededError(JobError):
 
 class TargetSizeUnreachableError(JobError):
     code = "target_size_unreachable"
+
+
+class NotGrantedError(JobError):
+    """The tenant's grant for a connected bucket was revoked between the job's creation and its run."""
+
+    code = "not_granted"
+
+
+class DestinationExistsError(JobError):
+    code = "destination_exists"
+
+
+class DestinationWriteFailedError(JobError):
+    code = "destination_write_failed"

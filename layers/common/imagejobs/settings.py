@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Tier = Literal["keyed", "anonymous"]
 RUNTIME_MEMORY_MB = 384
+Access = Literal["read", "write"]
 
 
 class TierLimits(BaseModel):
@@ -67,10 +68,23 @@ class Settings(BaseModel):
     def max_memory_bytes(self) -> int:
         return max(self.function_memory_mb - RUNTIME_MEMORY_MB, RUNTIME_MEMORY_MB) * 2**20
 
+    # The deployer's buckets (ConnectedBuckets, ConnectedReadOnlyBuckets): what grants may name.
+    connected_buckets: tuple[str, ...] = Field(default=(), alias="CONNECTED_BUCKETS")
+    connected_read_only_buckets: tuple[str, ...] = Field(default=(), alias="CONNECTED_READ_ONLY_BUCKETS")
+
     @field_validator("callback_retry_delays", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return tuple(int(part) for part in value.split(",")) if isinstance(value, str) else value
+
+    @field_validator("connected_buckets", "connected_read_only_buckets", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        return tuple(name for name in value.split(",") if name) if isinstance(value, str) else value
+
+    def connected(self, bucket: str, access: Access) -> bool:
+        """Whether the stack's role may `access` the bucket: a connected bucket, or a read-only one for reading."""
+        return bucket in self.connected_buckets or (access == "read" and bucket in self.connected_read_only_buckets)
 
     def limits(self, tier: Tier) -> TierLimits:
         return self.keyed if tier == "keyed" else self.anonymous

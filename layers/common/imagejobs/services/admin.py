@@ -1,4 +1,4 @@
-"""Tenants and API keys, for the deployer: `python -m imagejobs.services.admin --stack NAME <command>`.
+"""Tenants, API keys and grants, for the deployer: `python -m imagejobs.services.admin --stack NAME <command>`.
 
 Commands:
   tenants create NAME          a tenant, its webhook secret and a first API key
@@ -7,6 +7,10 @@ Commands:
   keys list TENANT_ID
   keys revoke TENANT_ID KEY_ID
   secret TENANT_ID             the tenant's whsec_ callback signing secret
+  grants add TENANT_ID s3://BUCKET/PREFIX [--read] [--write]
+                               lets the tenant's jobs read sources and/or write outputs there
+  grants list TENANT_ID
+  grants revoke TENANT_ID s3://BUCKET/PREFIX
 
 `--stack NAME` reads the deployed stack's configuration (the environment its functions run with)
 with your AWS credentials; the local stack has `python -m devstack.admin <command>`.
@@ -22,18 +26,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from imagejobs.errors import ImageJobsError
-from imagejobs.services import auth
+from imagejobs.services import auth, grants
 from imagejobs.store import repository
 from imagejobs.store.aws import client
-from imagejobs.store.records import TenantRecord
+from imagejobs.store.records import GrantRecord, TenantRecord
 
 
 def _print(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
+def _grant(grant: GrantRecord) -> dict[str, Any]:
+    return {"tenant_id": grant.tenant_id, "grant": grant.uri, "read": grant.read, "write": grant.write}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagejobs.services.admin", description="Tenants and API keys.")
+    parser = argparse.ArgumentParser(prog="imagejobs.services.admin", description="Tenants, API keys and grants.")
     commands = parser.add_subparsers(dest="command", required=True)
     tenants = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
     tenants.add_parser("create").add_argument("name")
@@ -47,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("tenant_id")
     revoke.add_argument("key_id")
     commands.add_parser("secret").add_argument("tenant_id")
+    granting = commands.add_parser("grants").add_subparsers(dest="action", required=True)
+    add = granting.add_parser("add")
+    add.add_argument("tenant_id")
+    add.add_argument("uri", metavar="s3://BUCKET/PREFIX")
+    add.add_argument("--read", action="store_true", help="its jobs may read sources there")
+    add.add_argument("--write", action="store_true", help="its jobs may write outputs there")
+    granting.add_parser("list").add_argument("tenant_id")
+    withdraw = granting.add_parser("revoke")
+    withdraw.add_argument("tenant_id")
+    withdraw.add_argument("uri", metavar="s3://BUCKET/PREFIX")
     return parser
 
 
@@ -74,6 +92,13 @@ def run(argv: Sequence[str]) -> int:
             case ("keys", "revoke"):
                 revoked = auth.revoke_key(args.tenant_id, args.key_id)
                 _print({"key_id": revoked.id, "revoked": True})
+            case ("grants", "add"):
+                _print(_grant(grants.add(args.tenant_id, args.uri, read=args.read, write=args.write)))
+            case ("grants", "list"):
+                listed = repository.list_grants(_require_tenant(args.tenant_id).id)
+                _print([{**_grant(g), "created_at": g.created_at} for g in listed])
+            case ("grants", "revoke"):
+                _print({**_grant(grants.revoke(args.tenant_id, args.uri)), "revoked": True})
             case ("secret", _):
                 _print({"tenant_id": args.tenant_id, "webhook_secret": _require_tenant(args.tenant_id).webhook_secret})
     except ImageJobsError as error:

@@ -11,12 +11,12 @@ from imagejobs import net
 from imagejobs.caller import Caller
 from imagejobs.errors import RequestValidationError, SourceNotFoundError
 from imagejobs.ids import new_id
-from imagejobs.services import idempotency
+from imagejobs.services import destinations, idempotency
 from imagejobs.services.uploads import new_upload
 from imagejobs.services.views import job_document
 from imagejobs.settings import get_settings
 from imagejobs.spec import presets
-from imagejobs.spec.documents import CreatedJobDocument, SourceDocument
+from imagejobs.spec.documents import CreatedJobDocument, S3Object, SourceDocument
 from imagejobs.spec.geometry import MAX_RENDERED_OUTPUTS, selected_pages, work_units
 from imagejobs.spec.requests import JobRequest
 from imagejobs.store import queue, repository
@@ -128,7 +128,18 @@ def prepare(caller: Caller, request: JobRequest) -> tuple[JobRequest, UploadReco
         raise SourceNotFoundError(
             f"no upload {upload_id}", details=[{"path": "source.upload_id", "message": "no such upload"}]
         )
+    destinations.check_request(caller.tenant_id, request, source_name(request, upload))
     return request, upload
+
+
+def source_name(request: JobRequest, upload: UploadRecord | None) -> str | None:
+    """What `{source_key}` and its kin are made of: an object's key, or an upload's file name."""
+    source = request.source
+    if source.s3 is not None:
+        return source.s3.key
+    if source.upload is not None:
+        return source.upload.filename
+    return upload.filename if upload is not None else None
 
 
 def create_prepared(
@@ -143,8 +154,9 @@ def create_prepared(
     created = now()
     job_id = job_id or new_id("job")
     upload_id = request.source.upload_id
-    # A URL is there to fetch: the job can start now; so can one whose upload has landed.
-    landed = request.source.url is not None or (upload is not None and upload.received_at is not None)
+    # A URL or an object is there to fetch: the job can start now; so can one whose upload has landed.
+    source = request.source
+    landed = source.url is not None or source.s3 is not None or (upload is not None and upload.received_at is not None)
     tenant_id = caller.tenant_id
     job = JobRecord(
         tenant_id=tenant_id,
@@ -154,7 +166,9 @@ def create_prepared(
         request=StoredRequest.model_validate(request.model_dump()),
         created_at=created,
         expires_at=created + ttl(request),
-        source=SourceDocument(upload_id=upload_id, url=request.source.url),
+        source=SourceDocument(
+            upload_id=upload_id, url=source.url, s3=S3Object(**source.s3.model_dump()) if source.s3 else None
+        ),
         callback=new_callback(request.callback_url) if request.callback_url else None,
         batch_id=batch_id,
     )

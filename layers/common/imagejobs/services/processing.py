@@ -11,17 +11,20 @@ removed when the attempt ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
 from imagejobs.observability import logger, logging_keys, metrics, traced
-from imagejobs.services import endings
+from imagejobs.services import destinations, endings
+from imagejobs.services.grants import Grants
 from imagejobs.settings import get_settings
-from imagejobs.spec.documents import SourceDocument
-from imagejobs.store import queue, repository, storage
-from imagejobs.store.records import JobRecord, StoredOutput
+from imagejobs.spec.documents import S3Object, SourceDocument
+from imagejobs.store import buckets, queue, repository, storage
+from imagejobs.store.records import JobRecord, StoredOutput, UploadRecord
 
 RETRY_DELAYS = (10, 60)  # seconds before the 2nd and 3rd delivery of a job that failed unexpectedly
 
@@ -116,19 +119,17 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         max_memory_bytes=settings.max_memory_bytes,
     )
 
-    def load_upload(upload_id: str) -> bytes:
+    def upload_record(upload_id: str) -> UploadRecord:
         """One of the job's tenant's uploads (the source, a watermark): never another tenant's."""
         upload = repository.get_upload(job.tenant_id, upload_id)
         if upload is None:
             raise SourceNotFoundError(f"upload {upload_id} does not exist or has expired")
-        return storage.read_upload(upload)
+        return upload
 
-    if job.source.url is not None:
-        data = net.fetch(
-            job.source.url, max_bytes=tier.upload_max_bytes, allow_loopback=settings.allow_loopback_urls
-        ).data
-    else:
-        data = load_upload(job.source.upload_id or "")
+    def load_upload(upload_id: str) -> bytes:
+        return storage.read_upload(upload_record(upload_id))
+
+    data, name, s3 = _read_source(job, tier.upload_max_bytes, upload_record)
     source, rendered = engine.render(
         data,
         job.request.outputs,
@@ -138,30 +139,54 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         pages=job.request.source.pages,
         dpi=job.request.source.dpi,
     )
-    outputs = []
+    writes = destinations.plan(job, rendered, name)  # the job's errors before anything is written
+    stored = []
     for output in rendered:
         deadline.check("store")
         key = storage.output_key(job.tenant_id, job.id, output.name, output.extension)
         with traced(f"store {output.name}"):
             storage.put_output(key, output.data, output.content_type, not_after=job.expires_at)
-        outputs.append(
-            StoredOutput(
-                name=output.name,
-                format=output.format,
-                width=output.width,
-                height=output.height,
-                bytes=len(output.data),
-                key=key,
-                content_type=output.content_type,
-            )
+        stored.append(key)
+    written = destinations.write_all(job.id, writes, deadline)
+    outputs = [
+        StoredOutput(
+            name=output.name,
+            format=output.format,
+            width=output.width,
+            height=output.height,
+            bytes=len(output.data),
+            key=key,
+            content_type=output.content_type,
+            destination=written[output.name][0] if output.name in written else None,
+            destination_status=written[output.name][1] if output.name in written else None,
         )
-    logger.info("job succeeded", extra={"outputs": len(outputs)})
+        for output, key in zip(rendered, stored, strict=True)
+    ]
+    logger.info("job succeeded", extra={"outputs": len(outputs), "destinations": len(written)})
     read = SourceDocument(
         upload_id=job.source.upload_id,
         url=job.source.url,
+        s3=s3,
         format=source.format,
         width=source.width,
         height=source.height,
         bytes=len(data),
     )
     return job.succeeded(read, outputs)
+
+
+def _read_source(
+    job: JobRecord, max_bytes: int, upload_record: Callable[[str], UploadRecord]
+) -> tuple[bytes, str | None, S3Object | None]:
+    """The source's bytes, what its `{source_key}` is made of (its key or file name), and, for an
+    object in a connected bucket, the version read."""
+    s3 = job.source.s3
+    if job.source.url is not None:
+        loopback = get_settings().allow_loopback_urls
+        return net.fetch(job.source.url, max_bytes=max_bytes, allow_loopback=loopback).data, None, None
+    if s3 is not None:
+        Grants(job.tenant_id).require("read", s3.bucket, s3.key, "source.s3")
+        found = buckets.read(s3.bucket, s3.key, s3.version_id, max_bytes=max_bytes)
+        return found.data, s3.key, s3.model_copy(update={"version_id": found.version_id or s3.version_id})
+    upload = upload_record(job.source.upload_id or "")
+    return storage.read_upload(upload), upload.filename, None

@@ -37,9 +37,18 @@ class UploadForm(BaseModel):
     max_bytes: int
 
 
+class S3Object(BaseModel):
+    bucket: str
+    key: str
+    version_id: str | None = Field(
+        default=None, description="The version asked for; once read, the version read (in a versioned bucket)."
+    )
+
+
 class SourceDocument(BaseModel):
     upload_id: str | None = None
     url: str | None = None
+    s3: S3Object | None = None
     format: str | None = None
     width: int | None = None
     height: int | None = None
@@ -47,13 +56,22 @@ class SourceDocument(BaseModel):
 
 
 class OutputSummary(BaseModel):
-    """A made output: what it is, without where it is."""
+    """A made output: what it is, and the connected bucket it was written to, if any (the service's
+    own storage is not shown)."""
 
     name: str
     format: str
     width: int
     height: int
     bytes: int
+    destination: str | None = Field(
+        default=None,
+        description="`s3://bucket/key` when the output has a `destination`: that object is yours, and the job's "
+        "expiry and `DELETE` never touch it.",
+    )
+    destination_status: Literal["written", "skipped"] | None = Field(
+        default=None, description="`skipped`: another object was there and the destination said `if_exists: skip`."
+    )
 
 
 class OutputDocument(OutputSummary):
@@ -71,8 +89,15 @@ class OutputDocument(OutputSummary):
 
 
 class ErrorDocument(BaseModel):
-    code: str
-    message: str
+    """Why a job failed."""
+
+    code: str = Field(
+        description="Stable, for programs: `source_not_found`, `unsupported_format`, `corrupt_image`, "
+        "`too_many_pixels`, `too_large`, `target_size_unreachable`, `source_fetch_failed`, `timeout`, `internal`; "
+        "with connected buckets `not_granted` (a grant revoked after the job was made), `destination_exists` "
+        "(`if_exists: fail`) and `destination_write_failed` (S3 refused a write)."
+    )
+    message: str = Field(description="For people: what happened, and for a destination, what was written before it.")
 
 
 class CallbackDocument(BaseModel):

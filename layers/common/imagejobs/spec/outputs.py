@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 
+from imagejobs.spec import keys
 from imagejobs.spec.formats import AUTO_CANDIDATES, FORMATS, AutoFormat, OutputFormat
 from imagejobs.spec.operations import Operation, Strict
 
@@ -27,6 +28,48 @@ _OPTIONS = (
     "quality", "min_ssim", "lossless", "progressive", "effort", "max_bytes", "keep_metadata",
     "colors", "dither", "compression", "sizes", "accept",
 )  # fmt: skip
+
+
+IfExists = Literal["overwrite", "skip", "fail"]
+
+
+class Destination(Strict):
+    """Where in a connected bucket the output is also written. That object is yours: the job's
+    expiry and `DELETE` never touch it."""
+
+    bucket: str = Field(
+        pattern=keys.BUCKET_PATTERN,
+        description="A bucket the deployer connected (`ConnectedBuckets`) and granted your tenant write on.",
+        examples=["media"],
+    )
+    key: str = Field(
+        min_length=1,
+        max_length=keys.MAX_KEY_BYTES,
+        description="The object's key: a template of `{job_id}`, `{name}`, `{ext}`, `{width}`, `{height}`, "
+        "`{source_key}`, `{source_stem}`, `{source_dir}` and `{metadata.<field>}`. Filled in, it may not start with "
+        "`/`, have a `..` segment or a control character, or be over 1024 bytes; two outputs of a job may not "
+        "make the same key.",
+        examples=["products/{source_stem}/{name}.{ext}"],
+    )
+    cache_control: str | None = Field(
+        default=None,
+        max_length=1024,
+        pattern=r"^[\x20-\x7e]+$",
+        description="The object's Cache-Control header.",
+        examples=["public, max-age=31536000, immutable"],
+    )
+    if_exists: IfExists = Field(
+        default="overwrite",
+        description="When another object is already at the key: `overwrite` it, `skip` writing this output there "
+        "(it says `destination_status: skipped`), or `fail` the job with `destination_exists` before any "
+        "destination is written. An object this job wrote on an earlier attempt is always written over.",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        keys.KeyTemplate.parse(value)
+        return value
 
 
 class Output(Strict):
@@ -92,6 +135,9 @@ class Output(Strict):
         examples=[["jxl", "avif", "webp", "jpeg"]],
     )
     operations: list[Operation] = Field(default_factory=list, max_length=20)
+    destination: Destination | None = Field(
+        default=None, description="Also write the output to a connected bucket (besides the download link)."
+    )
 
     @field_validator("quality", mode="wrap")
     @classmethod

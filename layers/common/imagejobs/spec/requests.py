@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from imagejobs.spec import presets
+from imagejobs.spec import keys, presets
 from imagejobs.spec.formats import INPUT_CONTENT_TYPES, page_ranges
 from imagejobs.spec.operations import Strict
 from imagejobs.spec.outputs import Output
@@ -54,8 +54,26 @@ class UploadRequest(Strict):
         return value.lower()
 
 
+class S3Source(Strict):
+    """An object in a bucket the deployer connected and granted your tenant read on."""
+
+    bucket: str = Field(pattern=keys.BUCKET_PATTERN, examples=["media"])
+    key: str = Field(min_length=1, max_length=keys.MAX_KEY_BYTES, examples=["products/123.heic"])
+    version_id: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="A version of the object; default the latest."
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _s3_key(cls, value: str) -> str:
+        if len(value.encode()) > keys.MAX_KEY_BYTES:
+            raise ValueError(f"S3 keys are at most {keys.MAX_KEY_BYTES} bytes (UTF-8)")
+        return value
+
+
 class Source(Strict):
-    """Exactly one of: an earlier upload, a new upload the job waits for, or a URL to fetch."""
+    """Exactly one of: an earlier upload, a new upload the job waits for, a URL to fetch, or an
+    object in a connected bucket."""
 
     upload_id: str | None = Field(default=None, pattern=r"^upl_[0-9A-Z]{26}$")
     upload: UploadRequest | None = None
@@ -64,6 +82,11 @@ class Source(Strict):
         max_length=2048,
         description="An https URL the service fetches: at most 5 redirects, each to a public address, and no "
         "more bytes than an upload may have. Failures end the job with `source_fetch_failed`.",
+    )
+    s3: S3Source | None = Field(
+        default=None,
+        description="Read by the service from a connected bucket, under the same size and pixel limits as an "
+        "upload. A missing object (or version) fails the job with `source_not_found`.",
     )
     pages: str | None = Field(
         default=None,
@@ -91,8 +114,8 @@ class Source(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
-        if [self.upload_id, self.upload, self.url].count(None) != 2:
-            raise ValueError("give exactly one of upload_id, upload or url")
+        if [self.upload_id, self.upload, self.url, self.s3].count(None) != 3:
+            raise ValueError("give exactly one of upload_id, upload, url or s3")
         return self
 
 
@@ -127,6 +150,21 @@ class JobRequest(Strict):
                     "ttl_seconds": 86400,
                 },
                 {"source": {"url": "https://images.example.com/a.jpg"}, "preset": "responsive"},
+                {
+                    "source": {"s3": {"bucket": "media", "key": "products/123.heic"}},
+                    "outputs": [
+                        {
+                            "name": "thumb",
+                            "format": "webp",
+                            "operations": [{"type": "resize", "width": 400}],
+                            "destination": {
+                                "bucket": "media",
+                                "key": "{source_dir}/thumbs/{source_stem}-{width}w.{ext}",
+                                "cache_control": "public, max-age=31536000, immutable",
+                            },
+                        }
+                    ],
+                },
             ]
         },
     )

@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
-from imagejobs.settings import Tier
+from imagejobs.settings import Access, Tier
 from imagejobs.spec.documents import CallbackDocument, ErrorDocument, JobState, JobStatus, OutputSummary, SourceDocument
 from imagejobs.spec.outputs import Output
 
@@ -158,6 +158,28 @@ class ApiKeyRecord(_Record):
 
     def revoke(self) -> ApiKeyRecord:
         return self._with(revoked=True)
+
+
+class GrantRecord(_Record):
+    """What a tenant may do under a prefix of a connected bucket (the whole bucket for "")."""
+
+    tenant_id: str
+    bucket: str
+    prefix: str
+    read: bool
+    write: bool
+    created_at: datetime
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def gives(self, access: Access) -> bool:
+        return self.read if access == "read" else self.write
+
+    def allows(self, access: Access, bucket: str, key: str) -> bool:
+        """Whether it lets `access` the key (or every key starting with it) of the bucket."""
+        return self.bucket == bucket and key.startswith(self.prefix) and self.gives(access)
 
 
 class BatchRecord(_Record):

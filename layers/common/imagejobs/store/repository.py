@@ -1,7 +1,7 @@
 """Data access. Nothing above this module knows DynamoDB's item shapes.
 
-One table. A tenant's jobs and uploads share its partition (`TENANT#<id>`), so every read is
-scoped by the caller's tenant: another tenant's id is simply not found. API keys are stored by
+One table. A tenant's jobs, uploads and grants share its partition (`TENANT#<id>`), so every read
+is scoped by the caller's tenant: another tenant's id is simply not found. API keys are stored by
 their SHA-256 under `KEY#<hash>`. Records travel as one JSON attribute; the attributes beside it
 exist for conditions, TTL and (later) indexes.
 """
@@ -21,6 +21,7 @@ from imagejobs.store.aws import table
 from imagejobs.store.records import (
     ApiKeyRecord,
     BatchRecord,
+    GrantRecord,
     JobRecord,
     TenantRecord,
     UploadRecord,
@@ -365,3 +366,37 @@ def list_api_keys(tenant_id: str) -> list[ApiKeyRecord]:
         ExpressionAttributeValues={":pk": _tenant_pk(tenant_id), ":keys": "KEY#"},
     )["Items"]
     return [ApiKeyRecord.model_validate_json(item["data"]) for item in items]
+
+
+# ---- grants --------------------------------------------------------------------------------------
+
+
+def _grant_key(tenant_id: str, bucket: str, prefix: str) -> dict[str, str]:
+    return {"pk": _tenant_pk(tenant_id), "sk": f"GRANT#{bucket}#{prefix}"}
+
+
+def put_grant(grant: GrantRecord) -> None:
+    """Records the grant; one already on that bucket and prefix is replaced."""
+    _table().put_item(Item={**_grant_key(grant.tenant_id, grant.bucket, grant.prefix), "data": grant.model_dump_json()})
+
+
+def list_grants(tenant_id: str) -> list[GrantRecord]:
+    """The tenant's grants, by bucket and prefix."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :grants)",
+        "ExpressionAttributeValues": {":pk": _tenant_pk(tenant_id), ":grants": "GRANT#"},
+        "ConsistentRead": True,
+    }
+    grants = []
+    while True:
+        page = _table().query(**query)
+        grants += [GrantRecord.model_validate_json(item["data"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return grants
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def delete_grant(tenant_id: str, bucket: str, prefix: str) -> GrantRecord | None:
+    """Removes the grant on exactly that bucket and prefix; the grant it was, or None when there was none."""
+    old = _table().delete_item(Key=_grant_key(tenant_id, bucket, prefix), ReturnValues="ALL_OLD").get("Attributes")
+    return None if old is None else GrantRecord.model_validate_json(old["data"])
