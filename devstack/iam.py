@@ -283,7 +283,11 @@ class UnmappedError(Exception):
 def requests_for(service: str, operation: str, params: Mapping[str, Any]) -> list[Request]:
     """The (action, resource) pairs IAM authorizes for one API call. An operation this does not
     know raises UnmappedError: a guess could allow what AWS refuses."""
-    mapper = {"s3": _s3, "dynamodb": _dynamodb, "sqs": _sqs, "events": _events, "apigateway": _apigateway}.get(service)
+    mappers = {
+        "s3": _s3, "dynamodb": _dynamodb, "sqs": _sqs, "events": _events, "apigateway": _apigateway,
+        "secretsmanager": _secretsmanager,
+    }  # fmt: skip
+    mapper = mappers.get(service)
     if mapper is None:
         raise UnmappedError(f"{service}.{operation}")
     return mapper(operation, params)
@@ -415,6 +419,15 @@ def _sqs(operation: str, params: Mapping[str, Any]) -> list[Request]:
     else:  # https://sqs.<region>.amazonaws.com/<account>/<name>, or moto's http://127.0.0.1:<port>/<account>/<name>
         account, name = urlsplit(params["QueueUrl"]).path.strip("/").split("/")[-2:]
     return [Request(SQS_ACTIONS[operation], f"arn:aws:sqs:{REGION}:{account}:{name}")]
+
+
+def _secretsmanager(operation: str, params: Mapping[str, Any]) -> list[Request]:
+    """Reading a secret, by its ARN or its name (AWS authorizes the secret's ARN either way)."""
+    if operation != "GetSecretValue":
+        raise UnmappedError(f"secretsmanager.{operation}")
+    secret = str(params["SecretId"])
+    arn = secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{secret}"
+    return [Request("secretsmanager:GetSecretValue", arn, ())]
 
 
 def _events(operation: str, params: Mapping[str, Any]) -> list[Request]:

@@ -163,7 +163,7 @@ class Template:
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
-            if self.body["Parameters"][name]["Type"] == "CommaDelimitedList":
+            if self.body.get("Parameters", {}).get(name, {}).get("Type") == "CommaDelimitedList":
                 return self.parameters[name].split(",")
             return self.parameters[name]
         if name in self.refs:

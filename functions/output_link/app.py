@@ -14,6 +14,8 @@ router = Router()
 
 @router.get(
     "/o/<token>",
+    operation_id="followLink",
+    tags=["Links"],
     summary="An output's stable link: a redirect to a fresh download, without a key, while the job exists",
     description="Public: the token (from an output's `link`) is the permission. Answers 302 to a presigned "
     f"download that lives {links.REDIRECT_SECONDS // 60} minutes, cacheable for "

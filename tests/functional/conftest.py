@@ -47,7 +47,7 @@ def stack() -> Iterator[Stack]:
             "CallbackRetryDelays": "1",  # callback retries a second apart, not minutes
             # Connected buckets, the development tenant granted each whole (tests/functional/test_buckets.py).
             "ConnectedBuckets": "local-media,media,vanishing",
-            "ConnectedReadOnlyBuckets": "originals",
+            "ConnectedReadOnlyBuckets": "originals,versioned-media",
         },
         poll=False,
         iam_records=Path(os.environ[IAM_RECORDS]),  # every function under its own role (tests/conftest.py)
