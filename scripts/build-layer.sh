@@ -33,6 +33,15 @@ if [ -n "$source" ]; then cp -R "$source" "$target/"; fi
 for provided in boto3 botocore s3transfer jmespath urllib3 dateutil six; do
   rm -rf "$target/$provided" "$target/$provided.py" "$target"/"${provided//-/_}"-*.dist-info "$target"/python_"$provided"-*.dist-info
 done
-# Nothing the runtime does not need: caches, tests, and type stubs.
+# Nothing the runtime does not need: caches (a copied source tree's, made by another Python or
+# stamped with times), tests, and type stubs.
 find "$target" -name __pycache__ -type d -prune -exec rm -rf {} +
 find "$target" -name '*.pyi' -delete
+# Bytecode, so that a cold start does not compile the packages it imports (/opt is read-only: what
+# it compiles is lost with the environment). A zip keeps no file times Python could compare with
+# the ones a timestamp .pyc records, so these are hash-based; unchecked, because a layer version
+# never changes: Python loads the .pyc without reading and hashing its source (bench/coldstart.py
+# measures the difference). The .pyc format is per minor version: the runtime's, 3.13.
+"$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' ||
+  { echo "LAYER_PYTHON ($python) must be Python 3.13, the runtime's, to compile its bytecode" >&2; exit 2; }
+"$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$target" >/dev/null

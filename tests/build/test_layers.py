@@ -7,12 +7,14 @@ layers and the standard library, as far as this (x86_64) machine can stand in fo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
 import re
 import struct
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -97,6 +99,24 @@ def test_the_layers_leave_boto3_and_botocore_to_the_runtime(built: dict[str, Pat
         p.name for p in built[layer].iterdir() if p.name.split("-")[0].removesuffix(".py") in RUNTIME_PROVIDED
     )
     assert shipped == [], f"{layer} ships {shipped}, which would shadow the runtime's (stale build? `make build`)"
+
+
+def test_every_module_in_the_layers_ships_its_bytecode_for_python_3_13(built: dict[str, Path]) -> None:
+    # A cold start must not compile (/opt is read-only): every .py has its .pyc, hash-based and
+    # unchecked (a zip keeps no times to compare), made for the runtime's Python.
+    assert sys.version_info[:2] == (3, 13), "the tests run on the runtime's Python (make unit makes .venv with it)"
+    wrong: list[str] = []
+    for directory in built.values():
+        for source in directory.rglob("*.py"):
+            pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+            if not pyc.is_file():
+                wrong.append(f"{source.relative_to(directory)}: no {pyc.name}")
+                continue
+            header = pyc.read_bytes()[:16]
+            flags = int.from_bytes(header[4:8], "little")
+            if flags != 0b01 or header[:4] != importlib.util.MAGIC_NUMBER:
+                wrong.append(f"{source.relative_to(directory)}: flags {flags}, magic {header[:4].hex()}")
+    assert wrong == [], f"{len(wrong)} modules without unchecked-hash 3.13 bytecode: {wrong[:10]}"
 
 
 def test_the_common_layer_carries_the_imagejobs_package(built: dict[str, Path]) -> None:
