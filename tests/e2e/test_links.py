@@ -21,12 +21,14 @@ from tests import images
 from tests.e2e.conftest import ROOT, LocalStack, running_stack, wait_for_job
 
 README = (ROOT / "README.md").read_text()
-WALKTHROUGH = re.search(r"<!-- walkthrough -->\s*```sh\n(.*?)```", README, re.S).group(1)  # type: ignore[union-attr]
+WALKTHROUGH = re.findall(
+    r"```sh\n(.*?)```", README.split("<!-- walkthrough -->")[1].split("<!-- /walkthrough -->")[0], re.S
+)
 LINKS = re.search(r"<!-- links -->\s*```sh\n(.*?)```", README, re.S).group(1)  # type: ignore[union-attr]
 LINKS_PYTHON = re.search(r"<!-- links-python -->\s*```python\n(.*?)```", README, re.S).group(1)  # type: ignore[union-attr]
-# The walkthrough's helpers ($API, $KEY, field, form, wait_job) and its first job (steps 1 to 3).
-FIRST_JOB = WALKTHROUGH.split("# 4.")[0]
-HELPERS = FIRST_JOB.split("# 1.")[0]
+# The walkthrough's helpers ($API, $KEY, field, form, wait_job) and its first job (its steps 1 and 2).
+HELPERS = WALKTHROUGH[0]
+FIRST_JOB = "".join(WALKTHROUGH[:3])
 
 
 def shell(name: str, script: str, cwd: Path, stack: LocalStack) -> subprocess.CompletedProcess[str]:
