@@ -98,6 +98,12 @@ def test_the_generated_client_calls_every_route(generated: str, local_stack: Loc
     assert got.counts.succeeded == 2
 
     # and gone
+    # an output's stable link, followed without a key: a redirect to its download
+    token = job.outputs[0].link.rsplit("/", 1)[1]
+    followed = api(generated, "links", "follow_link").sync_detailed(token=token, client=public)
+    called.add("follow_link")
+    assert (followed.status_code, followed.headers["location"].startswith("http")) == (302, True)
+
     assert api(generated, "jobs", "delete_job").sync_detailed(job_id=created.id, client=keyed).status_code == 204
     called.add("delete_job")
     assert call("jobs", "get_job", "ErrorBody", job_id=created.id, client=keyed).error.code == "not_found"

@@ -28,6 +28,8 @@ def test_the_decode_and_each_output_are_subsegments(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(observability.tracer, "provider", recorder)
     outputs = [Output.model_validate({"name": name, "format": "png"}) for name in ("small", "large")]
 
-    engine.render(images.jpeg(32, 24), outputs, engine.Limits(10**6, 1024), Deadline.unlimited())
+    engine.render(
+        images.jpeg(32, 24), outputs, engine.Limits(10**6, 1024), Deadline.unlimited(), traced=observability.traced
+    )
 
     assert recorder.opened == ["## decode", "## output small", "## output large"]

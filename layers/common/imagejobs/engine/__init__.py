@@ -28,6 +28,7 @@ or an encoding, `timeout` once the deadline has passed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import pyvips
@@ -35,7 +36,6 @@ import pyvips
 from imagejobs.deadline import Deadline
 from imagejobs.engine import budget, encode, frames, guard, operations, source
 from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
-from imagejobs.observability import traced
 from imagejobs.spec.formats import FORMATS
 from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
@@ -86,7 +86,9 @@ def render(
     *,
     pages: str | None = None,
     dpi: int | None = None,
+    traced: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
 ) -> tuple[SourceInfo, list[Rendered]]:
+    """`traced(name)` wraps each step (the decode, each output): the worker's trace subsegments."""
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     budget.check_work(header, outputs, limits.max_work_units)
     budget.check_memory(header, outputs, limits.max_memory_bytes)

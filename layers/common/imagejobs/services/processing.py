@@ -138,6 +138,7 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         load_upload=load_upload,
         pages=job.request.source.pages,
         dpi=job.request.source.dpi,
+        traced=traced,
     )
     writes = destinations.plan(job, rendered, name)  # the job's errors before anything is written
     stored = []
