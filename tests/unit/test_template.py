@@ -87,8 +87,8 @@ def test_every_queue_feeding_a_function_parks_failures_in_its_own_dead_letter_qu
     resources = template.body["Resources"]
     feeding = queues_feeding_functions(template)
     # The jobs DLQ is consumed too: its function fails the jobs whose every delivery was stopped.
-    assert set(feeding) == {"JobsQueue", "CallbacksQueue", "JobsDeadLetterQueue"}
-    for queue in ("JobsQueue", "CallbacksQueue"):
+    assert set(feeding) == {"JobsQueue", "CallbacksQueue", "ArchivesQueue", "JobsDeadLetterQueue"}
+    for queue in ("JobsQueue", "CallbacksQueue", "ArchivesQueue"):
         redrive = resources[queue]["Properties"].get("RedrivePolicy")
         assert redrive is not None, f"{queue} has no RedrivePolicy"
         dlq = get_att_target(redrive["deadLetterTargetArn"])
@@ -324,7 +324,7 @@ def test_every_api_event_is_routed_by_its_functions_resolver(template: Template)
 
 def test_every_queue_is_encrypted_at_rest(template: Template) -> None:
     queues = template.resources("AWS::SQS::Queue")
-    assert len(queues) == 5
+    assert len(queues) == 7
     for lid, queue in queues.items():
         properties = queue["Properties"]
         assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, lid
@@ -569,7 +569,7 @@ def test_alarms_read_our_metrics_in_the_namespace_and_service_the_functions_writ
 def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears(template: Template) -> None:
     assert template.body["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
     found = alarms(template)
-    assert len(found) == 7
+    assert len(found) == 8
     for lid, alarm in found.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], lid
@@ -607,7 +607,12 @@ def dead_letter_queues(template: Template) -> set[str]:
 
 def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template: Template, named: Template) -> None:
     dlqs = dead_letter_queues(template)
-    assert dlqs == {"JobsDeadLetterQueue", "CallbacksDeadLetterQueue", "ExpiryDeadLetterQueue"}
+    assert dlqs == {
+        "JobsDeadLetterQueue",
+        "CallbacksDeadLetterQueue",
+        "ArchivesDeadLetterQueue",
+        "ExpiryDeadLetterQueue",
+    }
     watched = set()
     for lid, alarm in alarms(template).items():
         namespace, name, dimensions = alarm_metric(named, alarm)
