@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, NotFoundError, SourceNotFoundError
@@ -21,6 +23,12 @@ from imagejobs.settings import get_settings
 from imagejobs.spec.archives import ArchiveDocument
 from imagejobs.store import queue, repository, storage
 from imagejobs.store.records import ArchiveKind, ArchiveRecord, JobRecord, now
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+    def flush(self) -> None: ...
+
 
 _ID = re.compile(r"^(job|bat)_[0-9A-Z]{26}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -133,20 +141,28 @@ def build(body: str, deadline: Deadline, *, final: bool) -> None:
 def _write(archive: ArchiveRecord, deadline: Deadline) -> tuple[int, int]:
     """Streams every entry into the archive's object; how many entries and bytes it has."""
     entries = _entries(archive)
-    stamp = archive.created_at.timetuple()[:6]
     key = storage.archive_key(archive.tenant_id, archive.id)
-    with (
-        storage.MultipartUpload(key, "application/zip", get_settings().archive_part_bytes) as sink,
-        zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as zip_file,  # type: ignore[call-overload]  # needs no close()
-    ):
-        for name, output_key in entries:
+    with storage.MultipartUpload(key, "application/zip", get_settings().archive_part_bytes) as sink:
+        contents = ((name, storage.read_chunks(output_key)) for name, output_key in entries)
+        write_zip(sink, contents, archive.created_at, deadline)
+    return len(entries), sink.bytes
+
+
+def write_zip(
+    sink: Writable, entries: Iterable[tuple[str, Iterable[bytes]]], stamp: datetime, deadline: Deadline
+) -> None:
+    """A ZIP of these entries written to `sink` as they come: the sink needs no seek (each entry's
+    sizes and CRC follow its data), and every entry is ZIP64, as are the directory's counts when
+    there are more than 65,535 entries, so no size or number of entries is too many."""
+    date_time = stamp.timetuple()[:6]
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as zip_file:  # type: ignore[call-overload]  # no close()
+        for name, chunks in entries:
             deadline.check(name)
-            info = zipfile.ZipInfo(name, date_time=stamp)
+            info = zipfile.ZipInfo(name, date_time=date_time)
             with zip_file.open(info, "w", force_zip64=True) as entry:  # images are compressed already: stored
-                for chunk in storage.read_chunks(output_key):
+                for chunk in chunks:
                     deadline.check(name)
                     entry.write(chunk)
-    return len(entries), sink.bytes
 
 
 def _entries(archive: ArchiveRecord) -> list[tuple[str, str]]:
@@ -155,17 +171,17 @@ def _entries(archive: ArchiveRecord) -> list[tuple[str, str]]:
         job = repository.get_job(archive.tenant_id, archive.id)
         if job is None:
             raise SourceNotFoundError(f"job {archive.id} has expired or was deleted")
-        return _job_entries(job, folder=None)
+        return job_entries(job, folder=None)
     batch = repository.get_batch(archive.tenant_id, archive.id)
     if batch is None:
         raise SourceNotFoundError(f"batch {archive.id} has expired")
     jobs = {job.id: job for job in repository.get_jobs(archive.tenant_id, batch.succeeded)}
     if not jobs:
         raise SourceNotFoundError(f"the jobs of batch {archive.id} have expired or were deleted")
-    return [entry for job_id in batch.job_ids if job_id in jobs for entry in _job_entries(jobs[job_id], job_id)]
+    return [entry for job_id in batch.job_ids if job_id in jobs for entry in job_entries(jobs[job_id], job_id)]
 
 
-def _job_entries(job: JobRecord, folder: str | None) -> list[tuple[str, str]]:
+def job_entries(job: JobRecord, folder: str | None) -> list[tuple[str, str]]:
     prefix = f"{_safe(folder)}/" if folder else ""
     return [
         (f"{prefix}{_safe(output.name)}.{_safe(output.key.rsplit('.', 1)[-1])}", output.key) for output in job.outputs
