@@ -11,13 +11,18 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from devstack.stack import Stack
 from devstack.template import ROOT
+from imagejobs.deadline import Deadline
+from imagejobs.services import archives
+from imagejobs.store import storage
 from tests import images
 from tests.functional.conftest import Client, discard, drain, upload
 from tests.functional.test_expiry import expire_now, stored
@@ -42,6 +47,13 @@ def downloaded(url: str) -> bytes:
     answer = requests.get(url, timeout=30)
     assert answer.status_code == 200, answer.text
     return answer.content
+
+
+def incomplete_uploads(stack: Stack) -> list[str]:
+    """The keys of multipart uploads begun and neither completed nor aborted (the bucket's lifecycle
+    rule aborts them a day on)."""
+    listed = stack.client("s3").list_multipart_uploads(Bucket=stack.template.refs["Bucket"])
+    return [upload["Key"] for upload in listed.get("Uploads", [])]
 
 
 def unzip_test(data: bytes, tmp_path: Path) -> str:
@@ -173,8 +185,8 @@ def test_an_output_gone_before_the_build_fails_the_archive_which_can_be_asked_ag
     assert archive["status"] == "failed"
     assert archive["error"]["code"] == "source_not_found"
     assert archive["url"] is None
-    assert stored(stack, f"archives/{stack.tenant_id}/{job['id']}") == []  # the multipart upload was aborted
-    assert stack.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert stored(stack, f"archives/{stack.tenant_id}/{job['id']}") == []  # never completed
+    assert f"archives/{stack.tenant_id}/{job['id']}.zip" in incomplete_uploads(stack)  # for the lifecycle rule
 
     # once the output is back, asking again builds it
     stack.client("s3").put_object(Bucket=bucket, Key=key, Body=kept)
@@ -265,3 +277,34 @@ def test_an_archives_memory_does_not_grow_with_its_size(api: Client, stack: Stac
 def test_archive_routes_need_a_key(stack: Stack, path: str) -> None:
     answer = requests.post(stack.api_url + path.format(id="job_01M7YA9N5BT8MD9QV08S0WDDEP"), timeout=10)
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_an_unexpected_error_is_retried_and_fails_the_archive_on_the_last_delivery(
+    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch, final: bool
+) -> None:
+    job = finished_job(api, stack, THREE[:1])
+    api.post(f"/jobs/{job['id']}/archive", None)
+    discard(stack)
+
+    def throttled(key: str, chunk_bytes: int = 2**20) -> Iterator[bytes]:
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+        yield b""
+
+    monkeypatch.setattr(storage, "read_chunks", throttled)
+    body = json.dumps({"tenant_id": stack.tenant_id, "archive_id": job["id"]})
+    with pytest.raises(ClientError):
+        archives.build(body, Deadline.unlimited(), final=final)
+
+    archive = api.get(f"/jobs/{job['id']}/archive").json()
+    if final:  # the last delivery: failed, never left building, and asked for again it is built anew
+        assert (archive["status"], archive["error"]["code"]) == ("failed", "internal")
+        monkeypatch.undo()
+        assert api.post(f"/jobs/{job['id']}/archive", None).json()["status"] == "requested"
+        drain(stack)
+        assert api.get(f"/jobs/{job['id']}/archive").json()["status"] == "ready"
+    else:  # SQS brings it again
+        assert archive["status"] == "building"
+    assert stored(stack, f"archives/{stack.tenant_id}/{job['id']}") == (
+        [f"archives/{stack.tenant_id}/{job['id']}.zip"] if final else []
+    )

@@ -756,3 +756,12 @@ def test_cfn_lint_passes() -> None:
         [str(cfn_lint), str(TEMPLATE)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_failed_archives_parts_are_dropped_by_the_buckets_lifecycle(template: Template) -> None:
+    # The archive builder leaves a failed multipart upload incomplete (s3:AbortMultipartUpload is in
+    # no policy template): the bucket's rule aborts it, and frees its parts, a day on.
+    rules = template.body["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    aborting = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
+    assert [(rule["Status"], rule.get("Prefix"), rule.get("Filter")) for rule in aborting] == [("Enabled", None, None)]
+    assert aborting[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1

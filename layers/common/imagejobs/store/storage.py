@@ -139,7 +139,8 @@ def read_chunks(key: str, chunk_bytes: int = 2**20) -> Iterator[bytes]:
 class MultipartUpload:
     """A write-only, unseekable file that sends what is written to S3 as a multipart upload, in
     parts of at least `part_bytes` (S3 wants 5 MiB at least, but for the last): memory stays a few
-    parts, whatever the object's size. Completed when the `with` block ends, aborted when it raises."""
+    parts, whatever the object's size. Completed when the `with` block ends; when it
+    raises, left incomplete (no object) for the bucket's abort-incomplete-uploads rule."""
 
     def __init__(self, key: str, content_type: str, part_bytes: int) -> None:
         self.key = key
@@ -178,13 +179,14 @@ class MultipartUpload:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        bucket = get_settings().bucket_name
         if kind is not None:
-            _s3().abort_multipart_upload(Bucket=bucket, Key=self.key, UploadId=self._upload_id)
-            return
+            return  # never completed: the bucket's lifecycle rule aborts it, and drops its parts, a day on
         if self._buffer or not self._parts:
             self._send(bytes(self._buffer))
             self._buffer = bytearray()
         _s3().complete_multipart_upload(
-            Bucket=bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+            Bucket=get_settings().bucket_name,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
         )
