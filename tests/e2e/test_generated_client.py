@@ -97,6 +97,21 @@ def test_the_generated_client_calls_every_route(generated: str, local_stack: Loc
         assert time.monotonic() < deadline
     assert got.counts.succeeded == 2
 
+    # their archives, asked for and waited for
+    for tag_id, kind in ((created.id, "job"), (batch.batch_id, "batch")):
+        asked = call("archives", f"archive_{kind}", "ArchiveDocument", client=keyed, **{f"{kind}_id": tag_id})
+        assert asked.status.value == "requested"
+        deadline = time.monotonic() + 30
+        while (
+            archive := call(
+                "archives", f"get_{kind}_archive", "ArchiveDocument", client=keyed, **{f"{kind}_id": tag_id}
+            )
+        ).status.value != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert archive.entries == (1 if kind == "job" else 2)
+        assert requests.get(archive.url, timeout=10).content[:4] == b"PK\x03\x04"
+
     # and gone
     # an output's stable link, followed without a key: a redirect to its download
     token = job.outputs[0].link.rsplit("/", 1)[1]

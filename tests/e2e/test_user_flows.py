@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,38 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(local
     )
 
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_readme_archive_example_works_after_the_walkthrough(local_stack: LocalStack, tmp_path: Path) -> None:
+    # GIVEN the walkthrough, then the Archives section's shell block, in the same bash
+    readme = (ROOT / "README.md").read_text()
+    blocks = [re.search(rf"<!-- {name} -->\s*```sh\n(.*?)```", readme, re.S) for name in ("walkthrough", "archives")]
+    assert all(blocks)
+    (tmp_path / "samples").symlink_to(SAMPLES)
+
+    # WHEN they run against the stack
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "".join(block.group(1) for block in blocks if block)],
+        check=False,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "IMAGEJOBS_PORT": str(local_stack.port),
+            "IMAGEJOBS_API_KEY": local_stack.api_key,
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    # THEN the job's ZIP holds its two outputs, the very images the walkthrough downloaded
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "thumb.webp" in result.stdout
+    [archive] = tmp_path.glob("job_*.zip")
+    with zipfile.ZipFile(archive) as opened:
+        assert opened.namelist() == ["thumb.webp", "large.jpg"]
+        assert opened.read("thumb.webp") == (tmp_path / "thumb.webp").read_bytes()
+        large = Image.open(io.BytesIO(opened.read("large.jpg")))
+        assert (large.format, large.size[0]) == ("JPEG", 800)
+    checked = subprocess.run(["unzip", "-t", str(archive)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout

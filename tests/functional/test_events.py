@@ -145,6 +145,10 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     listed = stack.function("ListJobsFunction").invoke(event("list_jobs.json"))
     assert JOB in [job["id"] for job in json.loads(listed["body"])["jobs"]]
     assert stack.function("RetryJobFunction").invoke(event("retry_job.json"))["statusCode"] == 409  # it succeeded
+    archive = stack.function("ArchivesFunction").invoke(event("archive_job.json"))
+    assert archive["statusCode"] == 202, archive
+    assert stack.function("BuildArchiveFunction").invoke(event("build_archive.json")) == {"batchItemFailures": []}
+    assert repository.get_archive(TENANT, JOB).status == "ready"  # type: ignore[union-attr]
     assert stack.function("BatchesFunction").invoke(event("create_batch.json"))["statusCode"] == 202
     assert stack.function("MetaFunction").invoke(event("health.json"))["statusCode"] == 200
     usage = stack.function("UsageFunction").invoke(event("usage.json"))

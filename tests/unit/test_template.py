@@ -87,8 +87,8 @@ def test_every_queue_feeding_a_function_parks_failures_in_its_own_dead_letter_qu
     resources = template.body["Resources"]
     feeding = queues_feeding_functions(template)
     # The jobs DLQ is consumed too: its function fails the jobs whose every delivery was stopped.
-    assert set(feeding) == {"JobsQueue", "CallbacksQueue", "JobsDeadLetterQueue"}
-    for queue in ("JobsQueue", "CallbacksQueue"):
+    assert set(feeding) == {"JobsQueue", "CallbacksQueue", "ArchivesQueue", "JobsDeadLetterQueue"}
+    for queue in ("JobsQueue", "CallbacksQueue", "ArchivesQueue"):
         redrive = resources[queue]["Properties"].get("RedrivePolicy")
         assert redrive is not None, f"{queue} has no RedrivePolicy"
         dlq = get_att_target(redrive["deadLetterTargetArn"])
@@ -391,7 +391,7 @@ def test_every_api_event_is_routed_by_its_functions_resolver(template: Template)
 
 def test_every_queue_is_encrypted_at_rest(template: Template) -> None:
     queues = template.resources("AWS::SQS::Queue")
-    assert len(queues) == 5
+    assert len(queues) == 7
     for lid, queue in queues.items():
         properties = queue["Properties"]
         assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, lid
@@ -636,7 +636,7 @@ def test_alarms_read_our_metrics_in_the_namespace_and_service_the_functions_writ
 def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears(template: Template) -> None:
     assert template.body["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
     found = alarms(template)
-    assert len(found) == 7
+    assert len(found) == 8
     for lid, alarm in found.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], lid
@@ -674,7 +674,12 @@ def dead_letter_queues(template: Template) -> set[str]:
 
 def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template: Template, named: Template) -> None:
     dlqs = dead_letter_queues(template)
-    assert dlqs == {"JobsDeadLetterQueue", "CallbacksDeadLetterQueue", "ExpiryDeadLetterQueue"}
+    assert dlqs == {
+        "JobsDeadLetterQueue",
+        "CallbacksDeadLetterQueue",
+        "ArchivesDeadLetterQueue",
+        "ExpiryDeadLetterQueue",
+    }
     watched = set()
     for lid, alarm in alarms(template).items():
         namespace, name, dimensions = alarm_metric(named, alarm)
@@ -947,3 +952,12 @@ def test_the_local_stack_serves_the_api_and_cdn_addresses_the_template_gives() -
 
     assert template.resolve(template.body["Outputs"]["ApiUrl"]["Value"]) == "http://127.0.0.1:3000/v1"
     assert template.resolve(template.body["Outputs"]["CdnUrl"]["Value"]) == "http://127.0.0.1:3000/cdn"
+
+
+def test_a_failed_archives_parts_are_dropped_by_the_buckets_lifecycle(template: Template) -> None:
+    # The archive builder leaves a failed multipart upload incomplete (s3:AbortMultipartUpload is in
+    # no policy template): the bucket's rule aborts it, and frees its parts, a day on.
+    rules = template.body["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    aborting = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
+    assert [(rule["Status"], rule.get("Prefix"), rule.get("Filter")) for rule in aborting] == [("Enabled", None, None)]
+    assert aborting[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1

@@ -58,6 +58,11 @@ class Settings(BaseModel):
     callbacks_queue_url: str = Field(default="", alias="CALLBACKS_QUEUE_URL")
     callback_retry_delays: tuple[int, ...] = Field(default=(60,), alias="CALLBACK_RETRY_DELAYS", min_length=1)
     callback_max_attempts: int = Field(default=1, alias="CALLBACK_MAX_ATTEMPTS", gt=0)
+    # Archives' own: the queue the API asks for them on, and the size of the parts the builder
+    # uploads (S3's minimum, 5 MiB, but for the last part; memory stays a few parts).
+    archives_queue_url: str = Field(default="", alias="ARCHIVES_QUEUE_URL")
+    archive_part_bytes: int = Field(default=8 * 2**20, alias="ARCHIVE_PART_BYTES", ge=5 * 2**20)
+    archive_max_receive_count: int = Field(default=1, alias="ARCHIVE_MAX_RECEIVE_COUNT", gt=0)
     # A job's work as a whole: the pixels it encodes over every output and page (MaxWorkUnits).
     max_work_units: int = Field(default=400_000_000, alias="MAX_WORK_UNITS", gt=0)
     # The memory the function has (Lambda sets it), of which a job's pixels may use all but

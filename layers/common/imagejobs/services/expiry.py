@@ -1,4 +1,4 @@
-"""When DynamoDB's TTL removes a job or an upload, its images go too (S3's lifecycle rule is the
+"""When DynamoDB's TTL removes a job, an upload or an archive, its objects go too (S3's lifecycle rule is the
 backstop). Reads never wait for this: an expired record already reads as gone."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ def expired(pk: str, sk: str) -> None:
         deleted = storage.delete_outputs(tenant_id, record_id)
     elif kind == "UPLOAD":
         deleted = storage.delete_upload(tenant_id, record_id)
+    elif kind == "ARCHIVE":
+        deleted = storage.delete_archive(tenant_id, record_id)
     else:
         return
     logger.info("expired", extra={"kind": kind.lower(), "id": record_id, "objects_deleted": deleted})

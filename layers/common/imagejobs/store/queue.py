@@ -50,6 +50,19 @@ def send_job(tenant_id: str, job_id: str) -> None:
     client("sqs").send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=body)
 
 
+class ArchiveMessage(BaseModel):
+    """On the archives queue: build the archive of this job or batch."""
+
+    type: Literal["archive"] = "archive"
+    tenant_id: str
+    archive_id: str
+
+
+def send_archive(tenant_id: str, archive_id: str) -> None:
+    body = ArchiveMessage(tenant_id=tenant_id, archive_id=archive_id).model_dump_json()
+    client("sqs").send_message(QueueUrl=get_settings().archives_queue_url, MessageBody=body)
+
+
 def parse(body: str) -> Message:
     return MESSAGE.validate_json(body)
 

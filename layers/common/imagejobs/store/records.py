@@ -214,3 +214,50 @@ class BatchRecord(_Record):
 
 def new_callback(url: str) -> CallbackDocument:
     return CallbackDocument(url=url, status="pending", attempts=0)
+
+
+ArchiveKind = Literal["job", "batch"]
+ArchiveStatus = Literal["requested", "building", "ready", "failed"]
+
+# The statuses each archive transition may start from: a redelivered build starts again
+# (building -> building); an archive that cannot be built fails from any unfinished status.
+_ARCHIVE_MOVES: dict[str, frozenset[str]] = {
+    "building": frozenset({"requested", "building"}),
+    "ready": frozenset({"building"}),
+    "failed": frozenset({"requested", "building"}),
+}
+
+
+class ArchiveRecord(_Record):
+    """A ZIP of a job's outputs, or of a batch's succeeded jobs' outputs; its id is theirs. It
+    expires with the earliest-expiring job it holds."""
+
+    tenant_id: str
+    id: str  # the job's or the batch's
+    kind: ArchiveKind
+    status: ArchiveStatus = "requested"
+    created_at: datetime
+    expires_at: datetime
+    finished_at: datetime | None = None
+    entries: int | None = None
+    bytes: int | None = None
+    error: ErrorDocument | None = None
+    version: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ready", "failed")
+
+    def _move(self, status: ArchiveStatus, **changes: Any) -> ArchiveRecord:
+        if self.status not in _ARCHIVE_MOVES[status]:
+            raise IllegalTransitionError(f"archive {self.id} is {self.status}: it cannot be {status}")
+        return self._with(status=status, **changes)
+
+    def building(self) -> ArchiveRecord:
+        return self._move("building")
+
+    def ready(self, entries: int, size: int) -> ArchiveRecord:
+        return self._move("ready", finished_at=now(), entries=entries, bytes=size)
+
+    def failed(self, code: str, message: str) -> ArchiveRecord:
+        return self._move("failed", finished_at=now(), error=ErrorDocument(code=code, message=message))

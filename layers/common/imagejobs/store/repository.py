@@ -20,6 +20,7 @@ from imagejobs.settings import get_settings
 from imagejobs.store.aws import table
 from imagejobs.store.records import (
     ApiKeyRecord,
+    ArchiveRecord,
     BatchRecord,
     GrantRecord,
     JobRecord,
@@ -400,3 +401,57 @@ def delete_grant(tenant_id: str, bucket: str, prefix: str) -> GrantRecord | None
     """Removes the grant on exactly that bucket and prefix; the grant it was, or None when there was none."""
     old = _table().delete_item(Key=_grant_key(tenant_id, bucket, prefix), ReturnValues="ALL_OLD").get("Attributes")
     return None if old is None else GrantRecord.model_validate_json(old["data"])
+
+
+# ---- archives ------------------------------------------------------------------------------------
+
+
+def _archive_key(tenant_id: str, archive_id: str) -> dict[str, str]:
+    return {"pk": _tenant_pk(tenant_id), "sk": f"ARCHIVE#{archive_id}"}
+
+
+def _archive_item(archive: ArchiveRecord) -> dict[str, Any]:
+    return {
+        **_archive_key(archive.tenant_id, archive.id),
+        "status": archive.status,
+        "version": archive.version,
+        "ttl": _epoch(archive.expires_at),
+        "data": archive.model_dump_json(),
+    }
+
+
+def put_new_archive(archive: ArchiveRecord) -> bool:
+    """Stores the archive unless one is there that is not failed (nor expired); False then."""
+    try:
+        _table().put_item(
+            Item=_archive_item(archive),
+            ConditionExpression="attribute_not_exists(pk) OR #status = :failed OR #ttl <= :now",
+            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
+            ExpressionAttributeValues={":failed": "failed", ":now": _epoch(now())},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def get_archive(tenant_id: str, archive_id: str) -> ArchiveRecord | None:
+    item = _table().get_item(Key=_archive_key(tenant_id, archive_id), ConsistentRead=True).get("Item")
+    return None if item is None or _expired(item) else ArchiveRecord.model_validate_json(item["data"])
+
+
+def save_archive(archive: ArchiveRecord) -> ArchiveRecord:
+    """Writes `archive` if nobody changed it since it was read; returns it with its new version."""
+    saved = archive.model_copy(update={"version": archive.version + 1})
+    try:
+        _table().put_item(
+            Item=_archive_item(saved),
+            ConditionExpression="attribute_exists(pk) AND version = :read",
+            ExpressionAttributeValues={":read": archive.version},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            raise ConflictError(f"archive {archive.id} was changed concurrently") from error
+        raise
+    return saved

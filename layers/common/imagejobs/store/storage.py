@@ -1,12 +1,15 @@
 """Image bytes in S3: presigned forms for uploads, presigned links for results.
 
-Uploads live at `uploads/<tenant>/<upload>`, outputs at `outputs/<tenant>/<job>/<name>.<ext>`.
+Uploads live at `uploads/<tenant>/<upload>`, outputs at `outputs/<tenant>/<job>/<name>.<ext>`,
+archives at `archives/<tenant>/<job or batch>.zip`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
@@ -18,6 +21,7 @@ from imagejobs.store.records import UploadRecord, now
 
 UPLOAD_PREFIX = "uploads/"
 OUTPUT_PREFIX = "outputs/"
+ARCHIVE_PREFIX = "archives/"
 
 
 def upload_key(tenant_id: str, upload_id: str) -> str:
@@ -34,6 +38,10 @@ def parse_upload_key(key: str) -> tuple[str, str] | None:
 
 def output_key(tenant_id: str, job_id: str, name: str, extension: str) -> str:
     return f"{OUTPUT_PREFIX}{tenant_id}/{job_id}/{name}.{extension}"
+
+
+def archive_key(tenant_id: str, archive_id: str) -> str:
+    return f"{ARCHIVE_PREFIX}{tenant_id}/{archive_id}.zip"
 
 
 def _s3() -> Any:
@@ -124,3 +132,79 @@ def delete_outputs(tenant_id: str, job_id: str) -> int:
 def delete_upload(tenant_id: str, upload_id: str) -> int:
     _s3().delete_object(Bucket=get_settings().bucket_name, Key=upload_key(tenant_id, upload_id))
     return 1
+
+
+def delete_archive(tenant_id: str, archive_id: str) -> int:
+    _s3().delete_object(Bucket=get_settings().bucket_name, Key=archive_key(tenant_id, archive_id))
+    return 1
+
+
+def read_chunks(key: str, chunk_bytes: int = 2**20) -> Iterator[bytes]:
+    """The object's bytes, `chunk_bytes` at a time (never the whole object in memory)."""
+    try:
+        response = _s3().get_object(Bucket=get_settings().bucket_name, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            raise SourceNotFoundError(f"{key.rsplit('/', 1)[-1]} is no longer stored") from error
+        raise
+    body = response["Body"]
+    try:
+        yield from body.iter_chunks(chunk_bytes)
+    finally:
+        body.close()
+
+
+class MultipartUpload:
+    """A write-only, unseekable file that sends what is written to S3 as a multipart upload, in
+    parts of at least `part_bytes` (S3 wants 5 MiB at least, but for the last): memory stays a few
+    parts, whatever the object's size. Completed when the `with` block ends; when it
+    raises, left incomplete (no object) for the bucket's abort-incomplete-uploads rule."""
+
+    def __init__(self, key: str, content_type: str, part_bytes: int) -> None:
+        self.key = key
+        self.bytes = 0
+        self._content_type = content_type
+        self._part_bytes = part_bytes
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._upload_id = ""
+
+    def __enter__(self) -> Self:
+        started = _s3().create_multipart_upload(
+            Bucket=get_settings().bucket_name, Key=self.key, ContentType=self._content_type
+        )
+        self._upload_id = started["UploadId"]
+        return self
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        self.bytes += len(data)
+        if len(self._buffer) >= self._part_bytes:  # a part a little over part_bytes, sent whole: one copy
+            self._send(bytes(self._buffer))
+            self._buffer = bytearray()
+        return len(data)
+
+    def flush(self) -> None:
+        """Parts go when they are whole (zipfile flushes after every entry)."""
+
+    def _send(self, part: bytes) -> None:
+        number = len(self._parts) + 1
+        sent = _s3().upload_part(
+            Bucket=get_settings().bucket_name, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part
+        )
+        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            return  # never completed: the bucket's lifecycle rule aborts it, and drops its parts, a day on
+        if self._buffer or not self._parts:
+            self._send(bytes(self._buffer))
+            self._buffer = bytearray()
+        _s3().complete_multipart_upload(
+            Bucket=get_settings().bucket_name,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
