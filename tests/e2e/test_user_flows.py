@@ -266,13 +266,15 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(local
 def test_the_readme_archive_example_works_after_the_walkthrough(local_stack: LocalStack, tmp_path: Path) -> None:
     # GIVEN the walkthrough, then the Archives section's shell block, in the same bash
     readme = (ROOT / "README.md").read_text()
-    blocks = [re.search(rf"<!-- {name} -->\s*```sh\n(.*?)```", readme, re.S) for name in ("walkthrough", "archives")]
-    assert all(blocks)
+    walkthrough = readme.split("<!-- walkthrough -->")[1].split("<!-- /walkthrough -->")[0]
+    archives = re.search(r"<!-- archives -->\s*```sh\n(.*?)```", readme, re.S)
+    assert archives is not None
+    script = "".join(re.findall(r"```sh\n(.*?)```", walkthrough, re.S)) + archives.group(1)
     (tmp_path / "samples").symlink_to(SAMPLES)
 
     # WHEN they run against the stack
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", "".join(block.group(1) for block in blocks if block)],
+        ["bash", "-euo", "pipefail", "-c", script],
         check=False,
         cwd=tmp_path,
         env={
