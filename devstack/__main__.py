@@ -4,7 +4,9 @@ Environment: IMAGEJOBS_PORT (API, default 3000), IMAGEJOBS_AWS_PORT (moto, defau
 IMAGEJOBS_API_KEY (default ij_local_dev_key), IMAGEJOBS_WEBHOOK_SECRET (default: a new one),
 IMAGEJOBS_PARAMETER_OVERRIDES (template parameters, as `sam deploy` takes them: "Name=Value ..."),
 IMAGEJOBS_KILL ("ProcessFunction=timeout" or "=out_of_memory", space-separated: every invocation of
-the function is stopped midway, as Lambda stops one that runs out of time or memory).
+the function is stopped midway, as Lambda stops one that runs out of time or memory),
+IMAGEJOBS_FAULTS (AWS errors and duplicate or late SQS deliveries at random, off by default:
+"seed=7,s3_put=0.05,ddb_throttle=0.02,...", see devstack/faults.py; counted and printed at the end).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import signal
 import threading
 
+from devstack.faults import Faults
 from devstack.stack import Stack
 from devstack.template import ROOT
 
@@ -35,6 +38,7 @@ def main() -> None:
         webhook_secret=os.environ.get("IMAGEJOBS_WEBHOOK_SECRET"),
         parameters=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_PARAMETER_OVERRIDES", "").split()),
         kills=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_KILL", "").split()),
+        faults=Faults.parse(os.environ.get("IMAGEJOBS_FAULTS", "")),
     ).start()
     print(
         f"\nimagejobs is running on {stack.api_url} (AWS services on {stack.aws_url})\n"

@@ -16,6 +16,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from devstack import apigw, provision
+from devstack.faults import Faults
 from devstack.functions import KILLS, Function, SqsPoller, TtlSweeper, functions, layer_paths, merged_environment
 from devstack.gateway import Gateway
 from devstack.template import REGION, ROOT, Template, TemplateError
@@ -50,6 +51,7 @@ class Stack:
     parameters: dict[str, str] = field(default_factory=dict)
     poll: bool = True  # False: tests drive the queues themselves
     kills: dict[str, str] = field(default_factory=dict)  # function -> how Lambda stops its every invocation
+    faults: Faults | None = None  # AWS errors and odd SQS deliveries at random (devstack.faults)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -114,10 +116,12 @@ class Stack:
             )
         )
 
+        if self.faults is not None:
+            self.faults.install(self._function_clients())
         gateway = Gateway(self.template, self.api, self.functions)
         self._api = apigw.serve(self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway)
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
-        self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
+        self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop, self.faults) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)
         if self.poll:
             self._threads.extend([*self.pollers, self.ttl])
@@ -134,6 +138,16 @@ class Stack:
         self.webhook_secret = tenant.webhook_secret
         return tenant.id
 
+    @staticmethod
+    def _function_clients() -> list[Any]:
+        """The botocore clients the functions' code calls AWS with (made once, then cached)."""
+        from imagejobs.settings import get_settings  # noqa: PLC0415 (importable once the layers are on sys.path)
+        from imagejobs.store import aws  # noqa: PLC0415
+
+        return [aws.client(name) for name in ("s3", "dynamodb", "events")] + [
+            aws.table(get_settings().table_name).meta.client
+        ]
+
     def function(self, logical_id: str) -> Function:
         return next(f for f in self.functions if f.logical_id == logical_id)
 
@@ -147,3 +161,5 @@ class Stack:
         for thread in self._threads:
             thread.join(timeout=5)
         self._moto.stop()
+        if self.faults is not None:
+            print(f"[devstack] faults injected: {json.dumps(self.faults.counts())}", flush=True)
