@@ -31,14 +31,28 @@ class RetryLaterError(Exception):
 
 
 def handle(body: str, deadline: Deadline, delivery: queue.Delivery) -> None:
-    """One message of the jobs queue: a job to run, or S3 telling that uploads landed."""
+    """One message of the jobs queue: a job to run, or S3 telling that uploads landed. Whatever
+    fails unexpectedly around an attempt (AWS throttling a read, a write that met another writer, the
+    bus refusing the job's event) is logged and the message comes back soon, as a failed attempt does;
+    after the last delivery the dead-letter queue's consumer ends the job."""
     message = queue.parse(body)
-    if isinstance(message, queue.JobMessage):
-        run_job(message.tenant_id, message.job_id, deadline, delivery)
-    elif isinstance(message, queue.S3Notification):
-        for record in message.Records:
-            if record.eventName.startswith("ObjectCreated:"):
-                upload_landed(storage.unquote_key(record.s3.object.key), record.s3.object.size)
+    try:
+        if isinstance(message, queue.JobMessage):
+            run_job(message.tenant_id, message.job_id, deadline, delivery)
+        elif isinstance(message, queue.S3Notification):
+            for record in message.Records:
+                if record.eventName.startswith("ObjectCreated:"):
+                    upload_landed(storage.unquote_key(record.s3.object.key), record.s3.object.size)
+    except RetryLaterError:
+        raise
+    except Exception:  # noqa: BLE001 - not the job's fault: logged, then delivered again soon
+        logger.exception("delivery failed unexpectedly", extra={"attempt": delivery.attempt})
+        delivery.retry_in(_retry_delay(delivery))
+        raise RetryLaterError(f"delivery {delivery.attempt} failed; retried soon") from None
+
+
+def _retry_delay(delivery: queue.Delivery) -> int:
+    return RETRY_DELAYS[min(delivery.attempt, len(RETRY_DELAYS)) - 1]
 
 
 def upload_landed(key: str, size: int) -> None:
@@ -85,7 +99,7 @@ def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> Jo
     except Exception:  # noqa: BLE001 - not the job's fault: logged with its id, then retried or failed
         logger.exception("job attempt failed unexpectedly", extra={"attempt": delivery.attempt})
         if not delivery.final:
-            delivery.retry_in(RETRY_DELAYS[min(delivery.attempt, len(RETRY_DELAYS)) - 1])
+            delivery.retry_in(_retry_delay(delivery))
             raise RetryLaterError(f"job {job.id}: attempt {delivery.attempt} failed; retried soon") from None
         return _record(job, job.failed("internal", "the job failed unexpectedly; it can be retried"))
 

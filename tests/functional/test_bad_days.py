@@ -1,0 +1,67 @@
+"""What `make soak` found, each as a test on moto: AWS failing around a job's attempt is retried soon
+(not after the queue's 12-minute visibility timeout), a job's ending keeps one webhook-id however
+often its event is published, and a create that failed halfway is finished by its retry with the same
+Idempotency-Key rather than made twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from devstack.stack import Stack
+from imagejobs.services import auth, processing
+from imagejobs.store import bus
+from tests import images
+from tests.conftest import CallbackReceiver
+from tests.functional.conftest import Client, drain_until, upload
+
+OUTPUTS = [{"name": "small", "format": "png", "operations": [{"type": "resize", "width": 8}]}]
+
+
+@pytest.fixture
+def tenant(stack: Stack) -> Client:
+    """A tenant of its own, so its job list holds only what a test made."""
+    made = auth.create_tenant(f"bad days {uuid.uuid4().hex[:6]}", webhook_secret=stack.webhook_secret)
+    return Client(stack, auth.create_key(made.id, "bad days"))
+
+
+def once(replacing: Any, error: Exception) -> Any:
+    """`replacing`, but raising `error` the first time it is called."""
+    calls: list[object] = []
+
+    def failing_first(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise error
+        return replacing(*args, **kwargs)
+
+    return failing_first
+
+
+def test_a_job_whose_event_the_bus_refuses_is_announced_on_its_next_delivery_seconds_later(
+    api: Client,
+    stack: Stack,
+    receiver: CallbackReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a bus that refuses the job's event once, and retries due at once
+    monkeypatch.setattr(bus, "publish", once(bus.publish, bus.PublishError("refused")))
+    monkeypatch.setattr(processing, "RETRY_DELAYS", (0, 0))
+    uploaded = upload(api, images.jpeg(24, 24))
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS, "callback_url": receiver.url})
+
+    # WHEN the queues are drained (a message left for the visibility timeout would not come back)
+    drain_until(stack, lambda: len(receiver.deliveries) >= 1)
+
+    # THEN the failure was logged, the job ran once and was announced once, by its next delivery
+    formatter = processing.logger.registered_formatter
+    logged = [json.loads(formatter.format(record)) for record in caplog.records]
+    failed = [line for line in logged if line["message"] == "delivery failed unexpectedly"]
+    assert [(line["job_id"], line["attempt"]) for line in failed] == [(created.json()["id"], 1)]
+    job = api.get(f"/jobs/{created.json()['id']}").json()
+    assert (job["status"], job["attempts"], job["callback"]["status"]) == ("succeeded", 1, "delivered")
+    assert len(receiver.deliveries) == 1
