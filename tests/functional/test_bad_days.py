@@ -13,10 +13,10 @@ import pytest
 
 from devstack.stack import Stack
 from imagejobs.services import auth, processing
-from imagejobs.store import bus
+from imagejobs.store import bus, repository
 from tests import images
 from tests.conftest import CallbackReceiver
-from tests.functional.conftest import Client, drain_until, upload
+from tests.functional.conftest import Client, drain, drain_until, upload
 
 OUTPUTS = [{"name": "small", "format": "png", "operations": [{"type": "resize", "width": 8}]}]
 
@@ -65,3 +65,27 @@ def test_a_job_whose_event_the_bus_refuses_is_announced_on_its_next_delivery_sec
     job = api.get(f"/jobs/{created.json()['id']}").json()
     assert (job["status"], job["attempts"], job["callback"]["status"]) == ("succeeded", 1, "delivered")
     assert len(receiver.deliveries) == 1
+
+
+def test_a_job_whose_callback_is_recorded_while_it_is_announced_is_published_once(
+    api: Client, stack: Stack, receiver: CallbackReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a callback recorded between the job's event and the mark that it was published
+    published: list[str] = []
+    real_publish = bus.publish
+
+    def publish_then_recorded(detail_type: str, detail: Any) -> None:
+        real_publish(detail_type, detail)
+        published.append(detail.id)
+        repository.update_job(detail.tenant_id, detail.id, lambda job: job.callback_attempted("pending", 1))
+
+    monkeypatch.setattr(bus, "publish", publish_then_recorded)
+    monkeypatch.setattr(processing, "RETRY_DELAYS", (0, 0))  # a failed announcement would come back at once
+    uploaded = upload(api, images.jpeg(24, 24))
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS, "callback_url": receiver.url})
+
+    # WHEN it runs
+    drain(stack)
+
+    # THEN its event was published once
+    assert published == [created.json()["id"]]
