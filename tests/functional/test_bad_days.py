@@ -10,9 +10,10 @@ import uuid
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
 from devstack.stack import Stack
-from imagejobs.services import auth, processing
+from imagejobs.services import auth, processing, views
 from imagejobs.store import bus, repository
 from tests import images
 from tests.conftest import CallbackReceiver
@@ -89,3 +90,29 @@ def test_a_job_whose_callback_is_recorded_while_it_is_announced_is_published_onc
 
     # THEN its event was published once
     assert published == [created.json()["id"]]
+
+
+def test_an_ending_published_twice_is_called_back_with_one_webhook_id_and_a_retried_job_with_another(
+    api: Client, stack: Stack, receiver: CallbackReceiver
+) -> None:
+    # GIVEN a job that failed (its upload is no image) and was called back
+    uploaded = upload(api, b"not an image")
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS, "callback_url": receiver.url})
+    created = created.json()
+    drain_until(stack, lambda: len(receiver.deliveries) >= 1)
+
+    # WHEN its ending's event is published again (the mark that it was failed to be saved) ...
+    job = repository.get_job(stack.tenant_id, created["id"])
+    assert job is not None
+    bus.publish("Job Failed", views.job_event(job))
+    drain_until(stack, lambda: len(receiver.deliveries) >= 2)
+    # ... and it is retried, and ends again
+    assert api.post(f"/jobs/{created['id']}/retry", {}).status_code == 202
+    drain_until(stack, lambda: len(receiver.deliveries) >= 3)
+
+    # THEN the first ending's two callbacks share a webhook-id, and the second ending has its own
+    first, again, retried = receiver.wait_for(3)
+    assert first.headers["webhook-id"] == again.headers["webhook-id"]
+    assert retried.headers["webhook-id"] != first.headers["webhook-id"]
+    for delivery in (first, again, retried):
+        assert Webhook(stack.webhook_secret).verify(delivery.body, delivery.headers)["type"] == "job.failed"
