@@ -10,11 +10,12 @@ import uuid
 from typing import Any
 
 import pytest
+import requests
 from standardwebhooks import Webhook
 
 from devstack.stack import Stack
-from imagejobs.services import auth, processing, views
-from imagejobs.store import bus, repository
+from imagejobs.services import auth, creation, processing, views
+from imagejobs.store import bus, queue, repository
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import Client, drain, drain_until, upload
@@ -116,3 +117,90 @@ def test_an_ending_published_twice_is_called_back_with_one_webhook_id_and_a_retr
     assert retried.headers["webhook-id"] != first.headers["webhook-id"]
     for delivery in (first, again, retried):
         assert Webhook(stack.webhook_secret).verify(delivery.body, delivery.headers)["type"] == "job.failed"
+
+
+def test_a_create_that_failed_after_recording_its_job_is_finished_by_its_retry_not_made_twice(
+    tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the queue refusing the job's message once, after the job was recorded
+    monkeypatch.setattr(queue, "send_job", once(queue.send_job, RuntimeError("SQS is down")))
+    body = {"source": {"upload_id": upload(tenant, images.jpeg(16, 16))}, "outputs": OUTPUTS}
+    drain(stack)  # the upload has landed: the job is queued as soon as it is made
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    # WHEN the client sends its request again, with the same Idempotency-Key
+    failed = tenant.post("/jobs", body, headers=key)
+    retried = tenant.post("/jobs", body, headers=key)
+
+    # THEN it gets the one job, which runs
+    assert (failed.status_code, retried.status_code) == (502, 202)
+    assert [job["id"] for job in tenant.get("/jobs").json()["jobs"]] == [retried.json()["id"]]
+    drain(stack)
+    assert tenant.get(f"/jobs/{retried.json()['id']}").json()["status"] == "succeeded"
+
+
+def test_a_one_call_upload_whose_create_failed_halfway_keeps_its_upload_on_retry(
+    tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the job's record failing once, after its upload was recorded
+    monkeypatch.setattr(repository, "put_new_job", once(repository.put_new_job, RuntimeError("throttled")))
+    body = {"source": {"upload": {"filename": "a.jpg", "content_type": "image/jpeg"}}, "outputs": OUTPUTS}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    failed = tenant.post("/jobs", body, headers=key)
+    retried = tenant.post("/jobs", body, headers=key)
+
+    # THEN the retry made the job, waiting for the same upload, which starts it when it lands
+    assert (failed.status_code, retried.status_code) == (502, 202)
+    job = retried.json()
+    assert job["source"]["upload_id"] == f"upl_{job['id'].removeprefix('job_')}"
+    form = job["upload"]
+    sent = requests.post(form["url"], data=form["fields"], files={"file": ("a.jpg", images.jpeg(16, 16))}, timeout=30)
+    assert sent.status_code == 204
+    drain_until(stack, lambda: tenant.get(f"/jobs/{job['id']}").json()["status"] == "succeeded")
+    assert [listed["id"] for listed in tenant.get("/jobs").json()["jobs"]] == [job["id"]]
+
+
+def test_a_batch_whose_create_failed_halfway_is_finished_by_its_retry(
+    tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the second of three jobs failing to be made, once
+    made: list[str] = []
+    real = creation.create_prepared
+
+    def failing_second(*args: Any, **kwargs: Any) -> Any:
+        made.append(kwargs["job_id"])
+        if len(made) == 2:
+            raise RuntimeError("throttled")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(creation, "create_prepared", failing_second)
+    jobs = [{"source": {"upload_id": upload(tenant, images.jpeg(16, 16))}, "outputs": OUTPUTS} for _ in range(3)]
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    failed = tenant.post("/batches", {"jobs": jobs}, headers=key)
+    retried = tenant.post("/batches", {"jobs": jobs}, headers=key)
+
+    # THEN the batch is the first attempt's, with its jobs, and it completes
+    assert (failed.status_code, retried.status_code) == (502, 202)
+    batch = retried.json()
+    assert batch["job_ids"][0] == made[0]
+    assert sorted(job["id"] for job in tenant.get("/jobs").json()["jobs"]) == sorted(batch["job_ids"])
+    drain_until(stack, lambda: tenant.get(f"/batches/{batch['batch_id']}").json()["status"] == "completed")
+    assert tenant.get(f"/batches/{batch['batch_id']}").json()["counts"]["succeeded"] == 3
+
+
+def test_a_key_reused_with_another_body_after_a_failed_attempt_is_a_409(
+    tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "send_job", once(queue.send_job, RuntimeError("SQS is down")))
+    body = {"source": {"upload_id": upload(tenant, images.jpeg(16, 16))}, "outputs": OUTPUTS}
+    drain(stack)  # the upload has landed: the job is queued as soon as it is made
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    failed = tenant.post("/jobs", body, headers=key)
+    other = tenant.post("/jobs", {**body, "metadata": {"other": True}}, headers=key)
+
+    assert (failed.status_code, other.status_code) == (502, 409)
+    assert other.json()["error"]["code"] == "conflict"
+    assert len(tenant.get("/jobs").json()["jobs"]) == 1  # the first attempt's: its own retry would finish it
