@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH for the functions; the layers are built by scripts/build-layer.sh.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
 
-.PHONY: help run demo admin test unit openapi fuzz-api lint build deploy clean
+.PHONY: help run demo admin test unit openapi fuzz-api soak lint build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ openapi: $(VENV)/.installed  ## regenerate functions/meta/openapi.json and event
 
 fuzz-api: $(VENV)/.installed  ## schemathesis on a fresh local stack: no 5xx, answers as documented (FUZZ_EXAMPLES=100)
 	$(PY) scripts/fuzz_api.py
+
+soak: $(VENV)/.installed  ## a bad day: 1,000 jobs, 20 clients, faults injected, on loopback (~15 min); SOAK_ARGS="--jobs 100"
+	$(PY) scripts/soak.py $(SOAK_ARGS)
 
 lint: $(VENV)/.installed  ## ruff and mypy
 	$(VENV)/bin/ruff check .
