@@ -14,11 +14,12 @@ import requests
 from standardwebhooks import Webhook
 
 from devstack.stack import Stack
-from imagejobs.services import auth, creation, processing, views
+from imagejobs.errors import ConflictError
+from imagejobs.services import auth, creation, dead_letters, processing, views
 from imagejobs.store import bus, queue, repository
 from tests import images
 from tests.conftest import CallbackReceiver
-from tests.functional.conftest import Client, drain, drain_until, upload
+from tests.functional.conftest import Client, discard, drain, drain_until, upload
 
 OUTPUTS = [{"name": "small", "format": "png", "operations": [{"type": "resize", "width": 8}]}]
 
@@ -204,3 +205,54 @@ def test_a_key_reused_with_another_body_after_a_failed_attempt_is_a_409(
     assert (failed.status_code, other.status_code) == (502, 409)
     assert other.json()["error"]["code"] == "conflict"
     assert len(tenant.get("/jobs").json()["jobs"]) == 1  # the first attempt's: its own retry would finish it
+
+
+def output_objects(stack: Stack, job_id: str) -> list[str]:
+    listing = stack.client("s3").list_objects_v2(
+        Bucket=stack.template.refs["Bucket"], Prefix=f"outputs/{stack.tenant_id}/{job_id}/"
+    )
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def test_a_job_whose_last_attempt_fails_after_storing_its_outputs_keeps_none(
+    api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a job whose success can never be recorded (another writer always comes first)
+    real_save = repository.save_job
+
+    def conflicting(job: Any) -> Any:
+        if job.status == "succeeded":
+            raise ConflictError(f"job {job.id} was changed concurrently")
+        return real_save(job)
+
+    monkeypatch.setattr(repository, "save_job", conflicting)
+    monkeypatch.setattr(processing, "RETRY_DELAYS", (0, 0))
+    uploaded = upload(api, images.jpeg(24, 24))
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS}).json()
+
+    # WHEN every delivery renders and stores its outputs, then fails to record them
+    drain(stack)
+
+    # THEN the last one failed the job, and none of the objects the attempts stored stay
+    job = api.get(f"/jobs/{created['id']}").json()
+    assert (job["status"], job["error"]["code"], job["outputs"]) == ("failed", "internal", [])
+    assert output_objects(stack, created["id"]) == []
+
+
+def test_a_job_failed_from_the_dead_letter_queue_keeps_nothing_its_stopped_attempt_stored(
+    api: Client, stack: Stack
+) -> None:
+    # GIVEN a job whose attempt stored an output, then was stopped (it stays `processing`)
+    uploaded = upload(api, images.jpeg(24, 24))
+    created = api.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS}).json()
+    discard(stack)
+    repository.update_job(stack.tenant_id, created["id"], lambda job: job.started())
+    key = f"outputs/{stack.tenant_id}/{created['id']}/small.png"
+    stack.client("s3").put_object(Bucket=stack.template.refs["Bucket"], Key=key, Body=images.png(8, 8))
+
+    # WHEN its message reaches the dead-letter queue's consumer
+    dead_letters.handle(json.dumps({"type": "job", "tenant_id": stack.tenant_id, "job_id": created["id"]}))
+
+    # THEN the job failed, and keeps no object
+    assert api.get(f"/jobs/{created['id']}").json()["error"]["code"] == "timeout"
+    assert output_objects(stack, created["id"]) == []

@@ -105,10 +105,12 @@ def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> Jo
 
 
 def _record(started: JobRecord, ended: JobRecord) -> JobRecord | None:
-    """Records how the started job ended. If it was deleted meanwhile, removes what this attempt
-    wrote instead; if the record would be too large, the job fails `too_large` with no outputs."""
+    """Records how the started job ended. A failed job keeps no outputs: what an attempt stored
+    before it failed is removed once the failure is recorded. If the job was deleted meanwhile,
+    removes what this attempt wrote instead; if the record would be too large, the job fails
+    `too_large` with no outputs."""
     try:
-        return repository.save_job(ended)
+        recorded = repository.save_job(ended)
     except TooLargeError as error:
         storage.delete_outputs(started.tenant_id, started.id)
         return _record(started, started.failed("too_large", f"{error.message}: ask for fewer outputs or pages"))
@@ -118,6 +120,9 @@ def _record(started: JobRecord, ended: JobRecord) -> JobRecord | None:
         removed = storage.delete_outputs(started.tenant_id, started.id)
         logger.info("job deleted while it ran", extra={"objects_deleted": removed})
         return None
+    if recorded.status == "failed":
+        storage.delete_outputs(started.tenant_id, started.id)
+    return recorded
 
 
 def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
