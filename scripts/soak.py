@@ -58,6 +58,7 @@ CALLBACK_RETRY_DELAYS = "1,2,4,8"  # then every 8 s: 13 attempts span ~90 s, mor
 API_KEY = "ij_soak_key"
 WEBHOOK_SECRET = "whsec_" + "c29hay10ZXN0LXNlY3JldC1mb3ItdGhlLWxvY2FsLXN0YWNr"
 BATCH_SIZE = 5
+GRACE = 90  # seconds the checks wait at least for the last jobs: a job's third delivery is 70 s after its first
 POLL_SECONDS = (0.5, 2.0)  # a client polls a job every half second at first, then less often
 ENDED = ("succeeded", "failed")
 OUTPUT_CHOICES = (
@@ -117,7 +118,9 @@ class Receiver:
 
     def start(self) -> Receiver:
         self.started = time.monotonic()
-        threading.Timer(self.down / 2, self._listen).start()
+        self.timer = threading.Timer(self.down / 2, self._listen)
+        self.timer.daemon = True
+        self.timer.start()
         return self
 
     def _listen(self) -> None:
@@ -162,6 +165,7 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self.timer.cancel()
         if hasattr(self, "server"):
             self.server.shutdown()
             self.server.server_close()
@@ -251,7 +255,9 @@ class Api:
 
     def call(self, method: str, path: str, body: Any = None, *, key: str | None = None) -> dict[str, Any]:
         headers = {"X-API-Key": API_KEY, **({"Idempotency-Key": key} if key else {})}
-        response = self._retrying(lambda: self.session.request(method, f"{self.url}{path}", json=body, headers=headers))
+        response = self._retrying(
+            lambda: self.session.request(method, f"{self.url}{path}", json=body, headers=headers, timeout=30)
+        )
         if response.status_code >= 400:
             raise GaveUpError(f"{method} {path}: {response.status_code} {response.text[:200]}")
         return dict(response.json())
@@ -269,8 +275,8 @@ class Api:
         for attempt in range(10):
             try:
                 response: requests.Response = send()
-            except requests.ConnectionError:
-                self._count("connection")
+            except (requests.ConnectionError, requests.Timeout):
+                self._count("no answer")
             else:
                 if response.status_code != 429 and response.status_code < 500 and not _in_progress(response):
                     return response
@@ -355,6 +361,7 @@ class Soak:
     image_url: str
     images: list[tuple[str, str, bytes]]
     wait: float  # the longest a client waits for one job or batch before it moves on
+    until: float  # when the clients stop making new jobs (monotonic)
     made: list[Made] = field(default_factory=list)
     batches: dict[str, bool] = field(default_factory=dict)  # batch id -> has a callback
     answered: Counter[str] = field(default_factory=Counter)
@@ -365,6 +372,8 @@ class Soak:
         api = Api(self.api_url, self.answered, self.lock)
         last_upload: str | None = None
         for unit in units:
+            if time.monotonic() > self.until:
+                return  # out of time: what was not made is missing from "created"
             try:
                 if unit.kind == "batch":
                     self._batch(api, unit)
@@ -587,7 +596,7 @@ def run(options: Options) -> Report:
     faults_seen: dict[str, dict[str, int]] = {}
     try:
         with origin(images[0][2]) as image_url:
-            soak = Soak(stack.api_url, receiver, image_url, images, wait=max(30.0, options.timeout / 4))
+            soak = Soak(stack.api_url, receiver, image_url, images, max(30.0, options.timeout / 4), until)
             units = plan(options.jobs, options.seed, len(images))
             clients = options.clients
             threads = [
@@ -601,6 +610,7 @@ def run(options: Options) -> Report:
                 ended = sum(1 for job in soak.made if job.seen_ended is not None)
                 say(f"  {time.monotonic() - started:5.0f} s: {len(soak.made)} created, {ended} seen ended", flush=True)
             api = Api(stack.api_url, Counter(), threading.Lock())
+            until = max(until, time.monotonic() + GRACE)  # the last jobs made may be due for a retry
             documents = final_documents(api, soak.made, until)
             while not callbacks_settled(receiver, documents, soak.made) and time.monotonic() < until:
                 time.sleep(1)
@@ -699,7 +709,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=defaults.clients)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="for the mix of jobs and the faults")
     parser.add_argument("--faults", default=defaults.faults, help=f"IMAGEJOBS_FAULTS ('' for none; default {FAULTS})")
-    parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds the whole run may take")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.timeout,
+        help="seconds to make jobs and wait for them; the checks then wait 90 s at most for the last ones",
+    )
     parser.add_argument("--down", type=float, default=defaults.down, help="seconds the callback receiver is down")
     parser.add_argument("--log", type=Path, help="the stack's log (default: a new temporary file)")
     args = parser.parse_args()
