@@ -7,6 +7,8 @@ IMAGEJOBS_KILL ("ProcessFunction=timeout" or "=out_of_memory", space-separated: 
 the function is stopped midway, as Lambda stops one that runs out of time or memory),
 IMAGEJOBS_IAM_RECORDS (a directory; the tests set it): each function's AWS calls are authorized
 against its role in template.yaml, refused as AWS would, and recorded there (see devstack/iam.py).
+IMAGEJOBS_FAULTS (AWS errors and duplicate or late SQS deliveries at random, off by default:
+"seed=7,s3_put=0.05,ddb_throttle=0.02,...", see devstack/faults.py; counted and printed at the end).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import threading
 from pathlib import Path
 
+from devstack.faults import Faults
 from devstack.stack import Stack
 from devstack.template import ROOT
 
@@ -60,6 +63,7 @@ def main() -> None:
         parameters=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_PARAMETER_OVERRIDES", "").split()),
         kills=dict(pair.split("=", 1) for pair in os.environ.get("IMAGEJOBS_KILL", "").split()),
         iam_records=Path(records) if (records := os.environ.get("IMAGEJOBS_IAM_RECORDS")) else None,
+        faults=Faults.parse(os.environ.get("IMAGEJOBS_FAULTS", "")),
     ).start()
     print(
         f"\nimagejobs is running on {stack.api_url} (AWS services on {stack.aws_url})\n"

@@ -19,6 +19,7 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
+from devstack.faults import Faults
 from devstack.template import ACCOUNT_ID, REGION, ROOT, Template, TemplateError
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -236,9 +237,11 @@ def merged_environment(template: Template, functions_: list[Function]) -> dict[s
 class SqsPoller(threading.Thread):
     """Lambda's SQS event source mapping: receive, invoke, delete what succeeded."""
 
-    def __init__(self, source: SqsSource, sqs: Any, template: Template, stop: threading.Event) -> None:
+    def __init__(
+        self, source: SqsSource, sqs: Any, template: Template, stop: threading.Event, faults: Faults | None = None
+    ) -> None:
         super().__init__(name=f"sqs-{source.function.logical_id}", daemon=True)
-        self.source, self.sqs, self.stop = source, sqs, stop
+        self.source, self.sqs, self.stop, self.faults = source, sqs, stop, faults
         self.queue_url = template.refs[source.queue_logical_id]
         self.queue_arn = template.attributes[source.queue_logical_id]["Arn"]
 
@@ -258,6 +261,8 @@ class SqsPoller(threading.Thread):
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
+        if self.faults is not None:  # duplicates and late deliveries, when the stack was asked for faults
+            messages = self.faults.deliveries(self.sqs, self.queue_url, messages)
         if not messages:
             return 0
         event = {"Records": [self._record(m) for m in messages]}

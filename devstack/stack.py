@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from devstack import apigw, cdn, iam, provision
+from devstack.faults import Faults
 from devstack.functions import (
     INVOKING,
     KILLS,
@@ -67,6 +68,7 @@ class Stack:
     # A directory: authorize every AWS call of the functions against their roles in template.yaml
     # (devstack.iam), refuse what AWS would, and record the calls there (stack-<aws_port>.jsonl).
     iam_records: Path | None = None
+    faults: Faults | None = None  # AWS errors and odd SQS deliveries at random (devstack.faults)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -150,13 +152,15 @@ class Stack:
             )
         )
 
+        if self.faults is not None:
+            self.faults.install(self._function_clients())
         gateway = Gateway(self.template, self.api, self.functions, self.usage_plans)
         self.distribution = cdn.Distribution.of(self.template, clients.s3)
         self._api = apigw.serve(
             self.host, self.api_port, self.stage, routes, api=self.api, gateway=gateway, distribution=self.distribution
         )
         self._threads.append(threading.Thread(target=self._api.serve_forever, name="api", daemon=True))
-        self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop) for source in sources]
+        self.pollers = [SqsPoller(source, clients.sqs, self.template, self._stop, self.faults) for source in sources]
         self.ttl = TtlSweeper(streams, clients.dynamodb, self.template, self._stop)
         if self.poll:
             self._threads.extend([*self.pollers, self.ttl])
@@ -182,6 +186,16 @@ class Stack:
         self.webhook_secret = tenant.webhook_secret
         return tenant.id
 
+    @staticmethod
+    def _function_clients() -> list[Any]:
+        """The botocore clients the functions' code calls AWS with (made once, then cached)."""
+        from imagejobs.settings import get_settings  # noqa: PLC0415 (importable once the layers are on sys.path)
+        from imagejobs.store import aws  # noqa: PLC0415
+
+        return [aws.client(name) for name in ("s3", "dynamodb", "events")] + [
+            aws.table(get_settings().table_name).meta.client
+        ]
+
     def function(self, logical_id: str) -> Function:
         return next(f for f in self.functions if f.logical_id == logical_id)
 
@@ -197,3 +211,5 @@ class Stack:
         if self.guard is not None:
             self.guard.close()
         self._moto.stop()
+        if self.faults is not None:
+            print(f"[devstack] faults injected: {json.dumps(self.faults.counts())}", flush=True)

@@ -4,6 +4,8 @@ its queue pollers off so each test moves the queues itself)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +17,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs.services import auth
+from imagejobs.services import auth, processing
 from tests.conftest import IAM_RECORDS, free_port
 
 
@@ -100,3 +102,17 @@ def drain_until(stack: Stack, done: Callable[[], bool], timeout: float = 20) -> 
             raise AssertionError("the queues did not bring what the test waits for")
         drain(stack)
         time.sleep(0.2)
+
+
+def written_lines(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The JSON lines the service's logger writes from now on, as it writes them (in the writing thread)."""
+    lines: list[dict] = []
+    formatter = processing.logger.registered_formatter
+
+    class Written(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(formatter.format(record)))
+
+    target = logging.getLogger(processing.logger.name)
+    monkeypatch.setattr(target, "handlers", [*target.handlers, Written()])  # as they were after the test
+    return lines

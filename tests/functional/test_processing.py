@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from imagejobs.services import processing
 from imagejobs.store import storage
 from tests import images
 from tests.conftest import CallbackReceiver
-from tests.functional.conftest import Client, drain, drain_until, upload
+from tests.functional.conftest import Client, drain, drain_until, upload, written_lines
 
 OUTPUTS = [
     {
@@ -184,20 +183,6 @@ def test_a_source_over_the_pixel_limit_fails_with_too_many_pixels(api: Client, s
 
     assert job["status"] == "failed"
     assert job["error"]["code"] == "too_many_pixels"
-
-
-def written_lines(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """The JSON lines the service's logger writes from now on, as it writes them (in the writing thread)."""
-    lines: list[dict] = []
-    formatter = processing.logger.registered_formatter
-
-    class Written(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(json.loads(formatter.format(record)))
-
-    target = logging.getLogger(processing.logger.name)
-    monkeypatch.setattr(target, "handlers", [*target.handlers, Written()])  # as they were after the test
-    return lines
 
 
 def test_an_unexpected_error_is_logged_retried_soon_then_fails_the_job_on_the_last_delivery(

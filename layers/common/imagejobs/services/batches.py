@@ -19,12 +19,12 @@ def create_batch(caller: Caller, request: BatchRequest, idempotency_key: str | N
         caller.tenant_id,
         idempotency_key,
         request,
-        make=lambda: _create_batch(caller, request),
+        make=lambda: _create_batch(caller, request, idempotency_key),
         answer=BatchCreated,
     )
 
 
-def _create_batch(caller: Caller, request: BatchRequest) -> BatchCreated:
+def _create_batch(caller: Caller, request: BatchRequest, idempotency_key: str | None) -> BatchCreated:
     """Checks every job first, so a batch is made whole or not at all."""
     creation.check_url(request.callback_url, "callback_url")
     creation.check_metadata(request.metadata)
@@ -40,17 +40,17 @@ def _create_batch(caller: Caller, request: BatchRequest) -> BatchCreated:
     job_ids = [new_id("job") for _ in prepared]
     batch = BatchRecord(
         tenant_id=caller.tenant_id,
-        id=new_id("bat"),
+        id=idempotency.claimed_id("batches", caller.tenant_id, idempotency_key, request, "bat"),
         job_ids=job_ids,
         created_at=created,
         expires_at=max(created + creation.ttl(job) for job, _ in prepared),
         metadata=request.metadata,
         callback=new_callback(request.callback_url) if request.callback_url else None,
     )
-    repository.put_new_batch(batch)
-    for job_id, (job, upload) in zip(job_ids, prepared, strict=True):
+    batch = repository.put_new_batch(batch)  # or the one an earlier attempt of this request made: its jobs
+    for job_id, (job, upload) in zip(batch.job_ids, prepared, strict=True):
         creation.create_prepared(caller, job, upload, batch_id=batch.id, job_id=job_id)
-    return BatchCreated(batch_id=batch.id, job_ids=job_ids)
+    return BatchCreated(batch_id=batch.id, job_ids=batch.job_ids)
 
 
 def get_batch(tenant_id: str, batch_id: str, wait_seconds: float = 0) -> BatchDocument:

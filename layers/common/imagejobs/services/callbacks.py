@@ -69,6 +69,7 @@ class Delivery:
     body: JobCallback | BatchCallback
     url: str
     record: Callable[[CallbackStatus, int], None]  # (status, attempts)
+    message_id: str  # the webhook-id: one per ending of a job (or completion of a batch), whatever is redelivered
 
 
 def _delivery(detail_type: str, subject: Subject) -> Delivery | None:
@@ -83,7 +84,8 @@ def _delivery(detail_type: str, subject: Subject) -> Delivery | None:
             repository.set_batch_fields(batch.tenant_id, batch.id, callback=callback.model_dump() if callback else None)
 
         body: JobCallback | BatchCallback = BatchCallback(type="batch.completed", data=views.batch_event(batch))
-        return Delivery(batch.tenant_id, body, batch.callback.url, record_batch)
+        completed = int(batch.completed_at.timestamp()) if batch.completed_at else 0
+        return Delivery(batch.tenant_id, body, batch.callback.url, record_batch, f"msg_{batch.id}_{completed}")
     job = repository.get_job(subject.tenant_id, subject.id)
     if job is None or job.callback is None or not job.finished:
         return None
@@ -92,7 +94,10 @@ def _delivery(detail_type: str, subject: Subject) -> Delivery | None:
         repository.update_job(job.tenant_id, job.id, lambda current: current.callback_attempted(status, attempts))
 
     body = JobCallback.model_validate({"type": JOB_ENDINGS[job.status][1], "data": views.job_event(job)})
-    return Delivery(job.tenant_id, body, job.callback.url, record_job)
+    # An ending publishes its event again when recording that it did failed: the webhook-id is the
+    # ending's own (a retried job starts again, so its next ending has more attempts), not the event's.
+    finished = int(job.finished_at.timestamp()) if job.finished_at else 0
+    return Delivery(job.tenant_id, body, job.callback.url, record_job, f"msg_{job.id}_{job.attempts}_{finished}")
 
 
 def deliver(event_id: str, detail_type: str, subject: Subject, attempt: int) -> int | None:
@@ -106,7 +111,7 @@ def deliver(event_id: str, detail_type: str, subject: Subject, attempt: int) -> 
         logger.info("nothing to deliver", extra={"event": event_id})
         return None
     body = delivery.body.model_dump_json()
-    result = _post(delivery.url, body, signed_headers(tenant.webhook_secret, f"msg_{event_id}", body))
+    result = _post(delivery.url, body, signed_headers(tenant.webhook_secret, delivery.message_id, body))
     settings = get_settings()
     last = attempt >= settings.callback_max_attempts
     status: CallbackStatus = "delivered" if result.delivered else "failed" if result.final or last else "pending"

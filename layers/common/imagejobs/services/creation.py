@@ -107,14 +107,13 @@ def _with_outputs(request: JobRequest) -> JobRequest:
 
 def create_job(caller: Caller, request: JobRequest, idempotency_key: str | None = None) -> CreatedJobDocument:
     """Records the job and starts it now, or when its upload lands; once per Idempotency-Key."""
-    return idempotency.once(
-        "jobs",
-        caller.tenant_id,
-        idempotency_key,
-        request,
-        make=lambda: create_prepared(caller, *prepare(caller, request)),
-        answer=CreatedJobDocument,
-    )
+
+    def make() -> CreatedJobDocument:
+        prepared = prepare(caller, request)
+        job_id = idempotency.claimed_id("jobs", caller.tenant_id, idempotency_key, request, "job")
+        return create_prepared(caller, *prepared, job_id=job_id)
+
+    return idempotency.once("jobs", caller.tenant_id, idempotency_key, request, make=make, answer=CreatedJobDocument)
 
 
 def prepare(caller: Caller, request: JobRequest) -> tuple[JobRequest, UploadRecord | None]:
@@ -150,7 +149,8 @@ def create_prepared(
     batch_id: str | None = None,
     job_id: str | None = None,
 ) -> CreatedJobDocument:
-    """Records a prepared job and starts it now, or when its upload lands."""
+    """Records a prepared job and starts it now, or when its upload lands. Made again under the same
+    `job_id` (an earlier attempt of the request failed halfway), it finishes what that one began."""
     created = now()
     job_id = job_id or new_id("job")
     upload_id = request.source.upload_id
@@ -174,11 +174,17 @@ def create_prepared(
     )
     form = None
     if request.source.upload is not None:
-        form = new_upload(caller, request.source.upload, path="source.upload.", waiting_job_id=job_id)
+        form = new_upload(
+            caller,
+            request.source.upload,
+            path="source.upload.",
+            waiting_job_id=job_id,
+            upload_id=f"upl_{job_id.removeprefix('job_')}",  # the same on every attempt of the request
+        )
         job.source.upload_id = form.upload_id
-        repository.put_new_job(job)
+        job = repository.put_new_job(job)
     else:
-        repository.put_new_job(job)
+        job = repository.put_new_job(job)
         if (
             upload_id
             and job.status == "awaiting_upload"

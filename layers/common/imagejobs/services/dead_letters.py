@@ -42,4 +42,5 @@ def _fail_unfinished(tenant_id: str, job_id: str) -> None:
             return
         if job.error is not None:
             logger.warning("job failed from the dead-letter queue", extra={"code": job.error.code})
+            storage.delete_outputs(tenant_id, job_id)  # what a stopped attempt stored: a failed job keeps none
         endings.announce(job)

@@ -13,7 +13,11 @@ def announce(job: JobRecord) -> None:
     """Publishes the ended job's event (once), and counts it into its batch."""
     if not job.notified:
         bus.publish(JOB_ENDINGS[job.status][0], views.job_event(job))
-        job = repository.save_job(job.announced())
+        # read again if its callback was recorded meanwhile: a conflict here would publish it twice
+        announced = repository.update_job(job.tenant_id, job.id, lambda current: current.announced())
+        if announced is None:
+            return  # deleted meanwhile
+        job = announced
         measures.job_ended(
             status="succeeded" if job.status == "succeeded" else "failed",
             error_code=job.error.code if job.error else None,

@@ -7,7 +7,9 @@ body is a 409 rather than a silent replay.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -23,8 +25,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import BaseModel
 
 from imagejobs.errors import ConflictError
+from imagejobs.ids import new_id
 from imagejobs.settings import get_settings
+from imagejobs.store import repository
 from imagejobs.store.aws import client
+from imagejobs.store.records import now
 
 KEEP_SECONDS = 86400
 
@@ -45,6 +50,22 @@ _CONFIG = IdempotencyConfig(
 def register_lambda_context(context: Any) -> None:
     """Lets a request still in progress expire with the invocation, should the function time out."""
     _CONFIG.register_lambda_context(context)
+
+
+def claimed_id(scope: str, tenant_id: str, key: str | None, request: BaseModel, prefix: str) -> str:
+    """A new id for what the request makes, the same on every attempt with this key: an attempt that
+    failed after making something (its answer never recorded) is finished by the next, not made twice."""
+    made = new_id(prefix)
+    if key is None:
+        return made
+    return repository.claim_id(
+        tenant_id,
+        scope,
+        hashlib.sha256(key.encode()).hexdigest(),
+        fingerprint=hashlib.sha256(request.model_dump_json().encode()).hexdigest(),
+        new=made,
+        expires_at=now() + timedelta(seconds=KEEP_SECONDS),
+    )
 
 
 def once[Answer: BaseModel](

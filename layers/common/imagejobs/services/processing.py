@@ -34,14 +34,30 @@ class RetryLaterError(Exception):
 
 
 def handle(body: str, deadline: Deadline, delivery: queue.Delivery) -> None:
-    """One message of the jobs queue: a job to run, or S3 telling that uploads landed."""
+    """One message of the jobs queue: a job to run, or S3 telling that uploads landed. Whatever
+    fails unexpectedly around an attempt (AWS throttling a read, a write that met another writer, the
+    bus refusing the job's event) is logged and the message comes back soon, as a failed attempt does;
+    after the last delivery the dead-letter queue's consumer ends the job."""
     message = queue.parse(body)
-    if isinstance(message, queue.JobMessage):
-        run_job(message.tenant_id, message.job_id, deadline, delivery)
-    elif isinstance(message, queue.S3Notification):
-        for record in message.Records:
-            if record.eventName.startswith("ObjectCreated:"):
-                upload_landed(storage.unquote_key(record.s3.object.key), record.s3.object.size)
+    keys = {"job_id": message.job_id, "tenant_id": message.tenant_id} if isinstance(message, queue.JobMessage) else {}
+    with logging_keys(**keys):
+        try:
+            if isinstance(message, queue.JobMessage):
+                run_job(message.tenant_id, message.job_id, deadline, delivery)
+            elif isinstance(message, queue.S3Notification):
+                for record in message.Records:
+                    if record.eventName.startswith("ObjectCreated:"):
+                        upload_landed(storage.unquote_key(record.s3.object.key), record.s3.object.size)
+        except RetryLaterError:
+            raise
+        except Exception:  # noqa: BLE001 - not the job's fault: logged, then delivered again soon
+            logger.exception("delivery failed unexpectedly", extra={"attempt": delivery.attempt})
+            delivery.retry_in(_retry_delay(delivery))
+            raise RetryLaterError(f"delivery {delivery.attempt} failed; retried soon") from None
+
+
+def _retry_delay(delivery: queue.Delivery) -> int:
+    return RETRY_DELAYS[min(delivery.attempt, len(RETRY_DELAYS)) - 1]
 
 
 def upload_landed(key: str, size: int) -> None:
@@ -61,20 +77,19 @@ def upload_landed(key: str, size: int) -> None:
 
 
 def run_job(tenant_id: str, job_id: str, deadline: Deadline, delivery: queue.Delivery) -> None:
-    with logging_keys(job_id=job_id, tenant_id=tenant_id):
-        job = repository.get_job(tenant_id, job_id)
-        if job is None:
-            # Deleted (or expired), maybe while an earlier attempt ran: nothing it wrote may stay.
-            removed = storage.delete_outputs(tenant_id, job_id)
-            logger.info("job is gone", extra={"objects_deleted": removed})
+    job = repository.get_job(tenant_id, job_id)
+    if job is None:
+        # Deleted (or expired), maybe while an earlier attempt ran: nothing it wrote may stay.
+        removed = storage.delete_outputs(tenant_id, job_id)
+        logger.info("job is gone", extra={"objects_deleted": removed})
+        return
+    if not job.finished:
+        job = repository.save_job(job.started())
+        ended = _attempt(job, deadline, delivery)
+        if ended is None:
             return
-        if not job.finished:
-            job = repository.save_job(job.started())
-            ended = _attempt(job, deadline, delivery)
-            if ended is None:
-                return
-            job = ended
-        endings.announce(job)
+        job = ended
+    endings.announce(job)
 
 
 def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> JobRecord | None:
@@ -87,16 +102,18 @@ def _attempt(job: JobRecord, deadline: Deadline, delivery: queue.Delivery) -> Jo
     except Exception:  # noqa: BLE001 - not the job's fault: logged with its id, then retried or failed
         logger.exception("job attempt failed unexpectedly", extra={"attempt": delivery.attempt})
         if not delivery.final:
-            delivery.retry_in(RETRY_DELAYS[min(delivery.attempt, len(RETRY_DELAYS)) - 1])
+            delivery.retry_in(_retry_delay(delivery))
             raise RetryLaterError(f"job {job.id}: attempt {delivery.attempt} failed; retried soon") from None
         return _record(job, job.failed("internal", "the job failed unexpectedly; it can be retried"))
 
 
 def _record(started: JobRecord, ended: JobRecord) -> JobRecord | None:
-    """Records how the started job ended. If it was deleted meanwhile, removes what this attempt
-    wrote instead; if the record would be too large, the job fails `too_large` with no outputs."""
+    """Records how the started job ended. A failed job keeps no outputs: what an attempt stored
+    before it failed is removed once the failure is recorded. If the job was deleted meanwhile,
+    removes what this attempt wrote instead; if the record would be too large, the job fails
+    `too_large` with no outputs."""
     try:
-        return repository.save_job(ended)
+        recorded = repository.save_job(ended)
     except TooLargeError as error:
         storage.delete_outputs(started.tenant_id, started.id)
         return _record(started, started.failed("too_large", f"{error.message}: ask for fewer outputs or pages"))
@@ -106,6 +123,9 @@ def _record(started: JobRecord, ended: JobRecord) -> JobRecord | None:
         removed = storage.delete_outputs(started.tenant_id, started.id)
         logger.info("job deleted while it ran", extra={"objects_deleted": removed})
         return None
+    if recorded.status == "failed":
+        storage.delete_outputs(started.tenant_id, started.id)
+    return recorded
 
 
 def _render(job: JobRecord, deadline: Deadline) -> JobRecord:

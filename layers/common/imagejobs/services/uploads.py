@@ -14,7 +14,14 @@ from imagejobs.store import repository, storage
 from imagejobs.store.records import UploadRecord, now
 
 
-def new_upload(caller: Caller, request: UploadRequest, path: str, waiting_job_id: str | None = None) -> UploadForm:
+def new_upload(
+    caller: Caller,
+    request: UploadRequest,
+    path: str,
+    waiting_job_id: str | None = None,
+    upload_id: str | None = None,
+) -> UploadForm:
+    """A form for a new upload (`upload_id`'s, when an earlier attempt of the request may have made it)."""
     settings = get_settings()
     limit = settings.limits(caller.tier).upload_max_bytes
     if request.size_bytes is not None and request.size_bytes > limit:
@@ -23,7 +30,7 @@ def new_upload(caller: Caller, request: UploadRequest, path: str, waiting_job_id
             details=[{"path": f"{path}size_bytes", "message": f"at most {limit}"}],
         )
     created = now()
-    upload_id = new_id("upl")
+    upload_id = upload_id or new_id("upl")
     upload = UploadRecord(
         tenant_id=caller.tenant_id,
         id=upload_id,
@@ -35,7 +42,7 @@ def new_upload(caller: Caller, request: UploadRequest, path: str, waiting_job_id
         expires_at=created + timedelta(seconds=settings.upload_ttl_seconds),
         waiting_job_ids=[waiting_job_id] if waiting_job_id else [],
     )
-    repository.put_new_upload(upload)
+    upload = repository.put_new_upload(upload)
     url, fields, expires_at = storage.presigned_post(upload)
     return UploadForm(upload_id=upload.id, url=url, fields=fields, expires_at=expires_at, max_bytes=upload.max_bytes)
 

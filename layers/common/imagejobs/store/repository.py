@@ -71,8 +71,17 @@ def _job_item(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def put_new_job(job: JobRecord) -> None:
-    _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+def put_new_job(job: JobRecord) -> JobRecord:
+    """Records a new job; or, when an earlier attempt of the same request recorded it under this id
+    already (`claim_id`), returns that one as it is now."""
+    try:
+        _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as error:
+        existing = get_job(job.tenant_id, job.id) if _condition_failed(error) else None
+        if existing is None:
+            raise
+        return existing
+    return job
 
 
 def get_job(tenant_id: str, job_id: str) -> JobRecord | None:
@@ -156,15 +165,23 @@ def _batch_key(tenant_id: str, batch_id: str) -> dict[str, str]:
     return {"pk": _tenant_pk(tenant_id), "sk": f"BATCH#{batch_id}"}
 
 
-def put_new_batch(batch: BatchRecord) -> None:
-    _table().put_item(
-        Item={
-            **_batch_key(batch.tenant_id, batch.id),
-            "ttl": _epoch(batch.expires_at),
-            "data": batch.model_dump_json(),
-        },
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+def put_new_batch(batch: BatchRecord) -> BatchRecord:
+    """Records a new batch; or returns the one an earlier attempt of the same request recorded."""
+    try:
+        _table().put_item(
+            Item={
+                **_batch_key(batch.tenant_id, batch.id),
+                "ttl": _epoch(batch.expires_at),
+                "data": batch.model_dump_json(),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as error:
+        existing = get_batch(batch.tenant_id, batch.id) if _condition_failed(error) else None
+        if existing is None:
+            raise
+        return existing
+    return batch
 
 
 def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
@@ -250,16 +267,24 @@ def _upload_key(tenant_id: str, upload_id: str) -> dict[str, str]:
     return {"pk": _tenant_pk(tenant_id), "sk": f"UPLOAD#{upload_id}"}
 
 
-def put_new_upload(upload: UploadRecord) -> None:
-    _table().put_item(
-        Item={
-            **_upload_key(upload.tenant_id, upload.id),
-            "ttl": _epoch(upload.expires_at),
-            "data": upload.model_dump_json(exclude={"received_at", "bytes", "waiting_job_ids"}),
-            **({"waiting": set(upload.waiting_job_ids)} if upload.waiting_job_ids else {}),
-        },
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+def put_new_upload(upload: UploadRecord) -> UploadRecord:
+    """Records a new upload; or returns the one an earlier attempt of the same request recorded."""
+    try:
+        _table().put_item(
+            Item={
+                **_upload_key(upload.tenant_id, upload.id),
+                "ttl": _epoch(upload.expires_at),
+                "data": upload.model_dump_json(exclude={"received_at", "bytes", "waiting_job_ids"}),
+                **({"waiting": set(upload.waiting_job_ids)} if upload.waiting_job_ids else {}),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as error:
+        existing = get_upload(upload.tenant_id, upload.id) if _condition_failed(error) else None
+        if existing is None:
+            raise
+        return existing
+    return upload
 
 
 def _upload_from_item(item: dict[str, Any]) -> UploadRecord:
@@ -314,6 +339,34 @@ def mark_upload_received(tenant_id: str, upload_id: str, size: int) -> UploadRec
             return None
         raise
     return _upload_from_item(old)
+
+
+# ---- idempotency claims --------------------------------------------------------------------------
+
+
+def claim_id(tenant_id: str, scope: str, key_hash: str, *, fingerprint: str, new: str, expires_at: datetime) -> str:
+    """The id a request with this Idempotency-Key makes its job or batch under: `new` the first time,
+    the first time's after that, so an attempt that failed halfway is finished, not made again.
+    A ConflictError when the key came with another body (`fingerprint`)."""
+    key = {"pk": _tenant_pk(tenant_id), "sk": f"CLAIM#{scope}#{key_hash}"}
+    try:
+        _table().put_item(
+            Item={**key, "id": new, "fingerprint": fingerprint, "ttl": _epoch(expires_at)},
+            ConditionExpression="attribute_not_exists(pk) OR #ttl <= :now",  # an expired claim is no claim
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":now": _epoch(now())},
+        )
+    except ClientError as error:
+        if not _condition_failed(error):
+            raise
+        item = _table().get_item(Key=key, ConsistentRead=True)["Item"]
+        if item["fingerprint"] != fingerprint:
+            raise ConflictError(
+                "this Idempotency-Key was used with another body",
+                details=[{"path": "Idempotency-Key", "message": "reused with another body"}],
+            ) from error
+        return str(item["id"])
+    return new
 
 
 # ---- tenants and keys --------------------------------------------------------------------------
