@@ -240,9 +240,27 @@ class PostPolicy:
 _REASONS = {400: "Bad Request", 403: "Forbidden", 412: "Precondition Failed"}
 
 
+class OneWriteAtATime:
+    """WSGI middleware: DynamoDB's requests handled one at a time. DynamoDB applies each request to
+    an item atomically, condition included; moto checks a condition and then changes the item in
+    steps, with no lock, so two threads' writes to one item can interleave there (a job registered
+    to wait for an upload just as the upload is marked received is then never started)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
 def moto_app(credentials: Mapping[str, Credentials]) -> WsgiApp:
-    """moto's server-mode application, with form uploads checked by PostPolicy."""
-    return PostPolicy(DomainDispatcherApplication(create_backend_app), credentials)
+    """moto's server-mode application, with form uploads checked by PostPolicy and DynamoDB's
+    requests applied atomically, as DynamoDB applies them."""
+    return PostPolicy(OneWriteAtATime(DomainDispatcherApplication(create_backend_app)), credentials)
 
 
 class MotoServer:

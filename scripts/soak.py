@@ -516,6 +516,11 @@ def listed_jobs(api: Api) -> list[dict[str, Any]]:
             return jobs
 
 
+# The stack's own bucket, as devstack/provision.py names the template's `Bucket` in the stack
+# `python -m devstack` starts ("imagejobs-local"); beside it are the connected buckets.
+STACK_BUCKET = "imagejobs-local-bucket"
+
+
 def stored_outputs(aws_url: str) -> dict[str, list[str]]:
     """The output objects in the stack's bucket, by job id (outputs/<tenant>/<job>/<name>.<ext>)."""
     s3 = boto3.client(
@@ -526,9 +531,8 @@ def stored_outputs(aws_url: str) -> dict[str, list[str]]:
         aws_secret_access_key="local",  # noqa: S106 (moto's, on loopback)
         config=Config(retries={"mode": "standard"}),
     )
-    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     found: dict[str, list[str]] = defaultdict(list)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="outputs/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=STACK_BUCKET, Prefix="outputs/"):
         for item in page.get("Contents", []):
             _, _tenant, job_id, name = item["Key"].split("/", 3)
             found[job_id].append(name)
@@ -565,10 +569,21 @@ def check_callbacks(
     return len(expected), right, problems
 
 
-def callbacks_settled(receiver: Receiver, documents: dict[str, dict[str, Any]], made: list[Made]) -> bool:
+def callbacks_settled(
+    receiver: Receiver, documents: dict[str, dict[str, Any]], made: list[Made], batches: dict[str, bool]
+) -> bool:
+    """Whether every ended job with a callback, and every batch with one whose jobs all ended, was
+    called back (answered 200)."""
     with receiver.lock:
         delivered = {d.subject for d in receiver.received if d.answered == 200}
-    return all(job.id in delivered for job in made if job.callback and documents[job.id]["status"] in ENDED)
+    ended = {job.id for job in made if documents[job.id]["status"] in ENDED}
+    jobs = all(job.id in delivered for job in made if job.callback and job.id in ended)
+    completed = {
+        batch_id
+        for batch_id, callback in batches.items()
+        if callback and all(job.id in ended for job in made if job.batch_id == batch_id)
+    }
+    return jobs and completed <= delivered
 
 
 @dataclass(frozen=True)
@@ -612,7 +627,7 @@ def run(options: Options) -> Report:
             api = Api(stack.api_url, Counter(), threading.Lock())
             until = max(until, time.monotonic() + GRACE)  # the last jobs made may be due for a retry
             documents = final_documents(api, soak.made, until)
-            while not callbacks_settled(receiver, documents, soak.made) and time.monotonic() < until:
+            while not callbacks_settled(receiver, documents, soak.made, soak.batches) and time.monotonic() < until:
                 time.sleep(1)
             time.sleep(min(3.0, max(0.0, until - time.monotonic())))  # late duplicates of callbacks, if any
             listed = listed_jobs(api)

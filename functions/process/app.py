@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagejobs.deadline import Deadline
-from imagejobs.observability import logger, metrics, tracer
+from imagejobs.observability import logger, tracer
 from imagejobs.services import processing
 from imagejobs.settings import get_settings
 from imagejobs.store.queue import Delivery
@@ -22,6 +22,5 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,7 +1,9 @@
-"""What operators watch: every job as it ends and every callback attempt, as CloudWatch metrics.
+"""What operators watch: every job as it ends, every callback attempt and every upload received, as
+CloudWatch metrics.
 
-The shared Powertools `metrics` writes every metric of one flush with the same dimensions; these
-need their own (a job's status, its error code, its tier, an output's format), so each dimension
+The shared Powertools `metrics` writes every metric of one flush with the same dimensions, and where
+metrics are disabled it never empties (it writes them out when 100 have gathered); these need
+dimensions of their own (a job's status, its error code, its tier, an output's format), so each dimension
 set goes out at once in its own EMF document, written by a Powertools CloudWatch EMF provider of
 its own: in the shared namespace, with the `service` dimension every metric of the service carries,
 and silent where POWERTOOLS_METRICS_DISABLED is (the local stack). (Powertools' `single_metric`
@@ -30,6 +32,7 @@ PROCESSING_DURATION = "ProcessingDuration"  # Milliseconds from the last start t
 SOURCE_BYTES = "SourceBytes"  # Bytes of the source read
 OUTPUT_BYTES = "OutputBytes"  # Bytes of the outputs stored: all of a job's, and by format
 CALLBACK_ATTEMPTS = "CallbackAttempts"  # Count, by status
+UPLOADS_RECEIVED = "UploadsReceived"  # Count: uploads that landed in S3 as an upload expected them
 
 JobStatus = Literal["succeeded", "failed"]
 CallbackStatus = Literal["delivered", "pending", "failed"]  # pending: failed, and will be retried
@@ -82,6 +85,11 @@ def callback_attempted(status: CallbackStatus) -> None:
     """One attempt to deliver a callback: delivered, failed and to be retried (pending), or failed
     for good (refused with 410, or the last attempt)."""
     _emit({CALLBACK_ATTEMPTS: (MetricUnit.Count, 1)}, status=status)
+
+
+def upload_received() -> None:
+    """An upload landed where an upload expected it."""
+    _emit({UPLOADS_RECEIVED: (MetricUnit.Count, 1)})
 
 
 def _milliseconds(start: datetime, end: datetime) -> float:

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from imagejobs import engine, net
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
-from imagejobs.observability import logger, logging_keys, metrics, traced
-from imagejobs.services import destinations, endings
+from imagejobs.observability import logger, logging_keys, traced
+from imagejobs.services import destinations, endings, measures
 from imagejobs.services.grants import Grants
 from imagejobs.settings import get_settings
 from imagejobs.spec.documents import S3Object, SourceDocument
@@ -66,7 +64,8 @@ def upload_landed(key: str, size: int) -> None:
     if upload is None:
         logger.warning("an object landed that no upload expects", extra={"key": key})
         return
-    metrics.add_metric(name="UploadsReceived", unit=MetricUnit.Count, value=1)
+    logger.info("upload landed", extra={"upload_id": upload.id, "waiting_jobs": upload.waiting_job_ids})
+    measures.upload_received()
     for job_id in upload.waiting_job_ids:
         job = repository.get_job(upload.tenant_id, job_id)
         if job is None or job.status not in ("awaiting_upload", "queued"):
