@@ -138,6 +138,24 @@ def test_a_create_that_failed_after_recording_its_job_is_finished_by_its_retry_n
     assert tenant.get(f"/jobs/{retried.json()['id']}").json()["status"] == "succeeded"
 
 
+def test_a_job_whose_upload_lands_while_it_is_made_is_queued_even_when_another_writer_comes_first(
+    tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an upload that lands after the job read it and before the job waits for it, and the
+    # job's write that queues it meeting another writer once
+    uploaded = upload(tenant, images.jpeg(16, 16))
+    monkeypatch.setattr(repository, "wait_for_upload", lambda *_: False)  # "it has landed already"
+    monkeypatch.setattr(repository, "save_job", once(repository.save_job, ConflictError("another writer")))
+
+    # WHEN the job is made
+    created = tenant.post("/jobs", {"source": {"upload_id": uploaded}, "outputs": OUTPUTS})
+
+    # THEN it is queued (the write was made again on the job as it then was), and it runs
+    assert (created.status_code, created.json()["status"]) == (202, "queued")
+    drain(stack)
+    assert tenant.get(f"/jobs/{created.json()['id']}").json()["status"] == "succeeded"
+
+
 def test_a_one_call_upload_whose_create_failed_halfway_keeps_its_upload_on_retry(
     tenant: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

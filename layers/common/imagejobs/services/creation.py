@@ -190,10 +190,15 @@ def create_prepared(
             and job.status == "awaiting_upload"
             and not repository.wait_for_upload(tenant_id, upload_id, job_id)
         ):
-            job = repository.save_job(job.queued())
+            # landed meanwhile: queue it, reading it again should another writer have come first
+            job = repository.update_job(tenant_id, job_id, _queued) or job
         if job.status == "queued":
             queue.send_job(job.tenant_id, job.id)
     return CreatedJobDocument(**dict(job_document(job)), upload=form)
+
+
+def _queued(job: JobRecord) -> JobRecord:
+    return job.queued() if job.status == "awaiting_upload" else job
 
 
 def ttl(request: JobRequest) -> timedelta:
