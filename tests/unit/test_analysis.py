@@ -74,7 +74,7 @@ def test_a_picture_of_known_colour_areas_gives_those_colours_and_their_shares() 
 def test_a_photographs_palette_is_made_of_its_own_colours() -> None:
     # GIVEN a real photograph
     data = images.photograph()
-    thumbnail = images.picture(data).resize((64, 75), Image.Resampling.BOX)
+    thumbnail = images.picture(data).resize((32, 37), Image.Resampling.BOX)
 
     # WHEN it is analysed
     palette = analysed(data).palette
@@ -222,8 +222,9 @@ def test_a_photographs_blurhash_decodes_to_its_picture_blurred() -> None:
     dc = sum(_BASE83[character] * 83**power for power, character in enumerate(reversed(analysis.blurhash[2:6])))
     linear = [sum(srgb_to_linear(pixel[band]) for pixel in photograph.get_flattened_data()) for band in range(3)]
     average = tuple(linear_to_srgb(value / (photograph.width * photograph.height)) for value in linear)
-    # (within a few levels a channel: the thumbnail it is computed from was shrunk in sRGB, as thumbnails are)
-    assert math.dist((dc >> 16, (dc >> 8) & 255, dc & 255), average) < 10, (hex(dc), average)
+    # (within several levels a channel: its 32 px thumbnail was shrunk in sRGB, as thumbnails are, which darkens
+    # a contrasty picture's average a little)
+    assert math.dist((dc >> 16, (dc >> 8) & 255, dc & 255), average) < 16, (hex(dc), average)
     cells = [(x, y) for y in range(4) for x in range(3)]
     error = sum(math.dist(seen.getpixel(cell), blocks.getpixel(cell)) for cell in cells) / 12  # type: ignore[arg-type]
     baseline = sum(math.dist(flat, blocks.getpixel(cell)) for cell in cells) / 12  # type: ignore[arg-type]
@@ -296,6 +297,16 @@ def test_a_heic_from_a_phone_has_its_exif_read() -> None:
     assert analysis.camera == Camera(make="Apple", model="iPhone 15 Pro")
     assert analysis.captured_at == "2024-05-01T14:03:22+02:00"
     assert analysis.gps is not None and analysis.gps.latitude == pytest.approx(48.858194)
+
+
+def test_a_camera_raw_has_its_camera_read_from_its_own_tiff_structure() -> None:
+    # GIVEN a real DNG (the photograph's pixels mosaiced as a sensor records them), made by a named camera
+    data = images.dng(images.picture(images.photograph()))
+
+    analysis = analysed(data)
+
+    assert analysis.camera == Camera(make="imagejobs", model="Bayer test camera")
+    assert analysis.notes == []
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "webp", "png"])

@@ -5,7 +5,7 @@ as its specification describes (github.com/woltapp/blurhash, Algorithm.md: sRGB 
 a DC term and `nx * ny - 1` AC terms, base 83), ThumbHash as its author's reference does
 (github.com/evanw/thumbhash: luminance, two chroma channels and alpha, bytes given here in base64).
 Their inputs are the pixels of a thumbnail of at most THUMBNAIL pixels a side, as `(r, g, b, a)`
-rows; the sums are separable (rows first, then columns), so a 64x64 thumbnail costs a few ms.
+rows; the sums are separable (rows first, then columns), so a 32x32 thumbnail costs a few ms.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from collections.abc import Sequence
 
 type Pixel = tuple[int, int, int, int]
 
-THUMBNAIL = 64  # a side, at most: what both encoders get (ThumbHash's own limit is 100)
+# A side, at most, of the thumbnail the palette and both placeholders are computed from: enough for
+# their few terms (ThumbHash's own limit is 100), and 1,024 pixels at most of pure Python.
+THUMBNAIL = 32
 _BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 
 
