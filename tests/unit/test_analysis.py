@@ -283,8 +283,16 @@ def test_a_photographs_camera_and_capture_time_are_read_and_gps_only_when_asked(
 
 def test_southern_western_positions_are_negative_and_a_time_without_offset_stays_local() -> None:
     block = images.camera_exif(offset=None, gps=((33.0, 51.0, 54.0), "S", (151.0, 12.0, 36.0), "W", 3.0)).tobytes()
-    found = exif.read(block)
+    found = exif.read(block, gps=True)
     assert (found.latitude, found.longitude, found.captured_at) == (-33.865, -151.21, "2024-05-01T14:03:22")
+
+
+def test_gps_is_not_read_unless_asked_and_an_impossible_position_is_none() -> None:
+    # a position is read only when asked
+    assert exif.read(images.camera_exif(gps=EIFFEL).tobytes()).latitude is None
+    # a latitude over 90 degrees (a longitude's value in the wrong tag) is no position
+    wrong = images.camera_exif(gps=((120.0, 0.0, 0.0), "N", (2.0, 17.0, 40.2), "E", 35.5)).tobytes()
+    assert (exif.read(wrong, gps=True).latitude, exif.read(wrong, gps=True).longitude) == (None, None)
 
 
 def test_a_heic_from_a_phone_has_its_exif_read() -> None:

@@ -53,12 +53,12 @@ def analyse(image: pyvips.Image, reader: Reader, page: int, options: AnalysisReq
     found = exif.Exif()
     if block := reader.exif(page):
         try:
-            found = exif.read(block)
+            found = exif.read(block, gps=options.gps)
         except exif.ExifError as error:
-            notes.append(f"exif: unreadable ({error})")
+            notes.append(f"exif: unreadable ({str(error)[:120]})")
     camera = Camera(make=found.make, model=found.model) if found.make or found.model else None
     gps = None
-    if options.gps and found.latitude is not None and found.longitude is not None:
+    if found.latitude is not None and found.longitude is not None:
         gps = GpsPosition(latitude=found.latitude, longitude=found.longitude, altitude=found.altitude)
     return Analysis(
         palette=palette,

@@ -44,21 +44,22 @@ def tiff_block(data: bytes) -> bytes | None:
     return None
 
 
-def read(data: bytes) -> Exif:
-    """The fields of an EXIF block (what `tiff_block` accepts); ExifError if its structure is broken."""
+def read(data: bytes, *, gps: bool = False) -> Exif:
+    """The fields of an EXIF block (what `tiff_block` accepts), the GPS position only with `gps`;
+    ExifError if its structure is broken."""
     block = tiff_block(data)
     if block is None:
         raise ExifError("no TIFF header")
     order = "<" if block[:2] == b"II" else ">"
     ifd0 = _ifd(block, order, _unpack(block, order + "I", 4))
     exif = _ifd(block, order, _int(ifd0[EXIF_IFD])) if EXIF_IFD in ifd0 else {}
-    gps = _ifd(block, order, _int(gps_at)) if (gps_at := ifd0.get(GPS_IFD)) is not None else {}
-    latitude = _degrees(gps.get(GPS_LATITUDE), gps.get(GPS_LATITUDE_REF), "S")
-    longitude = _degrees(gps.get(GPS_LONGITUDE), gps.get(GPS_LONGITUDE_REF), "W")
+    position = _ifd(block, order, _int(ifd0[GPS_IFD])) if gps and GPS_IFD in ifd0 else {}
+    latitude = _degrees(position.get(GPS_LATITUDE), position.get(GPS_LATITUDE_REF), "NS", 90)
+    longitude = _degrees(position.get(GPS_LONGITUDE), position.get(GPS_LONGITUDE_REF), "EW", 180)
     if latitude is None or longitude is None:
         latitude = longitude = None
-    altitude = _number(gps.get(GPS_ALTITUDE)) if latitude is not None else None
-    if altitude is not None and gps.get(GPS_ALTITUDE_REF) == 1:
+    altitude = _number(position.get(GPS_ALTITUDE)) if latitude is not None else None
+    if altitude is not None and position.get(GPS_ALTITUDE_REF) == 1:
         altitude = -altitude
     taken = exif.get(DATE_TIME_ORIGINAL) or exif.get(DATE_TIME_DIGITIZED)
     return Exif(
@@ -118,7 +119,7 @@ def _value(raw: bytes, order: str, kind: int, number: int) -> Value:
 def _int(value: Value) -> int:
     if isinstance(value, int):
         return value
-    raise ExifError(f"an offset that is not a number: {value!r}")
+    raise ExifError("a sub-IFD's offset is not a number")
 
 
 def _number(value: Value | None) -> float | None:
@@ -134,14 +135,15 @@ def _text(value: Value | None) -> str | None:
     return text[:TEXT_MAX] or None
 
 
-def _degrees(value: Value | None, ref: Value | None, negative: str) -> float | None:
-    """Degrees, minutes and seconds as signed decimal degrees (6 places: about 10 cm)."""
-    if not (isinstance(value, tuple) and len(value) == 3 and isinstance(ref, str) and ref[:1] in "NSEW" and ref):
+def _degrees(value: Value | None, ref: Value | None, refs: str, limit: int) -> float | None:
+    """Degrees, minutes and seconds and their `refs` (N or S, E or W) as signed decimal degrees (6
+    places: about 10 cm); None for anything else, or for more than `limit` degrees."""
+    if not (isinstance(value, tuple) and len(value) == 3 and isinstance(ref, str) and ref[:1] and ref[0] in refs):
         return None
     degrees = value[0] + value[1] / 60 + value[2] / 3600
-    if degrees > 180:
+    if not 0 <= degrees <= limit:
         return None
-    return round(-degrees if ref[0] == negative else degrees, 6)
+    return round(-degrees if ref[0] == refs[1] else degrees, 6)
 
 
 def _time(value: Value | None, offset: Value | None) -> str | None:
