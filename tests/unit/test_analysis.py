@@ -10,6 +10,8 @@ import io
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from imagejobs import engine
@@ -364,6 +366,25 @@ def test_an_unreadable_exif_block_is_a_note_and_the_rest_is_still_analysed() -> 
 def test_broken_exif_blocks_fail_one_way(block: bytes) -> None:
     with pytest.raises(exif.ExifError):
         exif.read(block)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_damage_to_an_exif_block_reads_or_fails_one_way(data: st.DataObject) -> None:
+    # GIVEN a camera's EXIF block (GPS included), with some of its bytes overwritten at random
+    block = bytearray(images.camera_exif(gps=EIFFEL).tobytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        block[data.draw(st.integers(6, len(block) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(6, len(block)))
+
+    # WHEN it is read, whole or cut short, THEN it gives fields or ExifError, and nothing else
+    for damaged in (bytes(block), bytes(block[:cut])):
+        try:
+            found = exif.read(damaged, gps=True)
+        except exif.ExifError:
+            continue
+        assert found.make is None or len(found.make) <= exif.TEXT_MAX
+        assert found.latitude is None or -90 <= found.latitude <= 90
 
 
 def test_a_job_out_of_time_skips_the_pixels_with_a_note_and_keeps_its_outputs() -> None:

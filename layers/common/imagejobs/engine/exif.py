@@ -85,6 +85,8 @@ def _unpack(block: bytes, fmt: str, offset: int) -> int:
 
 def _ifd(block: bytes, order: str, offset: int) -> dict[int, Value]:
     """The entries of the IFD at `offset`, their values read (those of a type it does not know skipped)."""
+    if not 8 <= offset < len(block):
+        raise ExifError(f"an IFD at offset {offset}, outside the block")
     count = _unpack(block, order + "H", offset)
     if count > _MAX_ENTRIES:
         raise ExifError(f"an IFD of {count} entries")
