@@ -12,6 +12,7 @@ import random
 import struct
 import zlib
 from collections.abc import Mapping
+from pathlib import Path
 
 import pillow_heif
 import pyvips
@@ -460,3 +461,41 @@ def jxl_codestream_claiming(width: int, height: int) -> bytes:
         bits += [1, 1] + [(side - 1) >> i & 1 for i in range(30)]  # selector 3: 30 bits, minus one
     packed = bytes(sum(bit << i for i, bit in enumerate(bits[k : k + 8])) for k in range(0, len(bits), 8))
     return b"\xff\x0a" + packed + bytes(16)
+
+
+# ---- a real photograph, and its EXIF ------------------------------------------------------------
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+PHOTOGRAPH = Path(__file__).parent / "data" / "grace_hopper.jpg"  # 512x600, no EXIF: see tests/data/README.md
+
+
+def photograph() -> bytes:
+    return PHOTOGRAPH.read_bytes()
+
+
+def camera_exif(
+    make: str = "Canon",
+    model: str = "Canon EOS 5D",
+    taken: str = "2024:05:01 14:03:22",
+    offset: str | None = "+02:00",
+    gps: tuple[tuple[float, float, float], str, tuple[float, float, float], str, float] | None = None,
+) -> Image.Exif:
+    """EXIF as a camera writes it: make and model (IFD0), capture time (Exif IFD), maybe a GPS IFD
+    given as (latitude d/m/s, N|S, longitude d/m/s, E|W, altitude in metres)."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = make, model
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = taken
+    if offset is not None:
+        sub[0x9011] = offset
+    if gps is not None:
+        latitude, north, longitude, east, altitude = gps
+        exif.get_ifd(0x8825).update({1: north, 2: latitude, 3: east, 4: longitude, 5: b"\x00", 6: altitude})
+    return exif
+
+
+def with_exif(jpeg: bytes, block: bytes) -> bytes:
+    """The JPEG with an APP1 segment of `block` (`Exif\\0\\0` and a TIFF structure) after its SOI:
+    the same compressed pixels, not encoded again."""
+    assert jpeg[:2] == b"\xff\xd8"
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(block) + 2) + block + jpeg[2:]

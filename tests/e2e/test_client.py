@@ -23,11 +23,13 @@ from imagejobs_client import (
     NotFoundError,
     parse_output,
 )
+from tests import images
 from tests.client.conftest import IMAGEJOBS
 from tests.conftest import free_port
 from tests.e2e.conftest import ROOT, LocalStack
 
 SAMPLES = ROOT / "samples"
+EIFFEL = ((48.0, 51.0, 29.5), "N", (2.0, 17.0, 40.2), "E", 35.5)
 
 
 @pytest.fixture
@@ -361,3 +363,24 @@ def test_the_readme_client_commands_work_pasted_as_written(local_stack: LocalSta
     _, kind, job_id, status, outputs = event.split("\t")
     assert (kind, job_id.startswith("job_"), status) == ("job.succeeded", True, "succeeded")
     assert "favicon ico" in outputs
+
+
+def test_run_with_analysis_gives_a_typed_analysis(client: Client, tmp_path: Path) -> None:
+    # GIVEN a real photograph with a camera's EXIF and a GPS position
+    photo = tmp_path / "tagged.jpg"
+    photo.write_bytes(images.with_exif(images.photograph(), images.camera_exif(gps=EIFFEL).tobytes()))
+
+    # WHEN the client runs a job on it asking for analysis with GPS
+    result = client.run(str(photo), outputs=[{"name": "web", "format": "webp"}], out=tmp_path, analysis={"gps": True})
+
+    # THEN the job document's analysis is typed: the photograph's colours, placeholders, camera and position
+    analysis = result.job.analysis
+    assert analysis is not None
+    assert analysis.palette and all(0 < colour.share <= 1 for colour in analysis.palette)
+    assert analysis.blurhash and analysis.blurhash.startswith("T") and analysis.thumbhash
+    assert analysis.camera == {"make": "Canon", "model": "Canon EOS 5D"}
+    assert analysis.captured_at == "2024-05-01T14:03:22+02:00"
+    assert analysis.gps == {"latitude": 48.858194, "longitude": 2.2945, "altitude": 35.5}
+    assert (analysis.has_alpha, analysis.animated, analysis.frames, analysis.notes) == (False, False, 1, ())
+    # and the output it saved carries none of that EXIF
+    assert not Image.open(result.files["web"]).getexif()

@@ -15,7 +15,7 @@ from devstack.template import ROOT
 README = (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("marker", ["walkthrough", "idempotency", "client"])
+@pytest.mark.parametrize("marker", ["walkthrough", "idempotency", "analysis", "client"])
 def test_a_runnable_block_has_no_comment_for_zsh_to_run(marker: str) -> None:
     found = re.search(rf"<!-- {marker} -->(.*?)(?:<!-- /{marker} -->|\n\n[^`\n])", README, re.S)
     assert found is not None, marker

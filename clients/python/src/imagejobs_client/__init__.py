@@ -25,12 +25,23 @@ from imagejobs_client.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from imagejobs_client.models import Batch, BatchCreated, Job, JobError, JobPage, Output, UploadForm
+from imagejobs_client.models import (
+    Analysis,
+    Batch,
+    BatchCreated,
+    Job,
+    JobError,
+    JobPage,
+    Output,
+    PaletteColour,
+    UploadForm,
+)
 from imagejobs_client.outputs import parse_output
 from imagejobs_client.webhooks import WebhookEvent, WebhookVerifier, verify_webhook
 
 __all__ = [
     "APIError",
+    "Analysis",
     "AuthenticationError",
     "Batch",
     "BatchCreated",
@@ -47,6 +58,7 @@ __all__ = [
     "JobPage",
     "NotFoundError",
     "Output",
+    "PaletteColour",
     "RateLimitError",
     "RunResult",
     "ServerError",

@@ -179,13 +179,14 @@ class Client:
         pages: str | None = None,
         dpi: int | None = None,
         content_type: str | None = None,
+        analysis: bool | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Job:
         """`POST /v1/jobs`. A local file is sent in the same call: the job carries its own upload form,
         the client sends the file with it, and the job starts when it lands. Give `outputs` or
-        `preset`; `extra` adds fields of the request the client does not name. The Idempotency-Key
-        is a new one per call unless given."""
+        `preset`; `analysis` (True, or `{"gps": True}`) asks for `Job.analysis`; `extra` adds fields
+        of the request the client does not name. The Idempotency-Key is a new one per call unless given."""
         source_object, file = self._source(source, pages, dpi, content_type)
         body: dict[str, Any] = {"source": source_object}
         optional = {
@@ -194,6 +195,7 @@ class Client:
             "callback_url": callback_url,
             "metadata": dict(metadata) if metadata is not None else None,
             "ttl_seconds": ttl_seconds,
+            "analysis": dict(analysis) if isinstance(analysis, Mapping) else analysis,
         }
         body |= {key: value for key, value in optional.items() if value is not None} | dict(extra or {})
         key = idempotency_key or str(uuid.uuid4())
@@ -312,7 +314,7 @@ class Client:
     ) -> RunResult:
         """Creates the job (uploading a local file in the same call), waits for it and saves its
         outputs in `out`. A failed job raises JobFailedError with its code. `options` are
-        create_job's (callback_url, metadata, ttl_seconds, pages, dpi, idempotency_key, extra)."""
+        create_job's (callback_url, metadata, ttl_seconds, pages, dpi, analysis, idempotency_key, extra)."""
         created = self.create_job(source, outputs=outputs, preset=preset, **options)
         job = self.wait_for_job(created.id, timeout=timeout)
         if job.status == "failed":

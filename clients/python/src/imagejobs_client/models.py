@@ -82,6 +82,48 @@ class Output:
 
 
 @dataclass(frozen=True)
+class PaletteColour:
+    color: str  # "#rrggbb"
+    share: float  # of the picture's area, 0 to 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a job created with `analysis` tells of its source (`Job.analysis`). A part that could not
+    be had is None and `notes` says why; `gps` only when asked (`analysis={"gps": True}`)."""
+
+    palette: tuple[PaletteColour, ...] | None
+    blurhash: str | None
+    thumbhash: str | None  # base64
+    has_alpha: bool
+    animated: bool
+    frames: int
+    camera: dict[str, str] | None  # {"make", "model"}, from EXIF
+    captured_at: str | None  # ISO 8601, in the camera's local time (with its offset when recorded)
+    gps: dict[str, float] | None  # {"latitude", "longitude", "altitude"?}
+    notes: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Analysis:
+        palette = data.get("palette")
+        camera = data.get("camera")
+        return cls(
+            palette=tuple(PaletteColour(c["color"], float(c["share"])) for c in palette)
+            if palette is not None
+            else None,
+            blurhash=data.get("blurhash"),
+            thumbhash=data.get("thumbhash"),
+            has_alpha=bool(data.get("has_alpha")),
+            animated=bool(data.get("animated")),
+            frames=int(data.get("frames") or 1),
+            camera={key: value for key, value in camera.items() if value is not None} if camera else None,
+            captured_at=data.get("captured_at"),
+            gps=data.get("gps"),
+            notes=tuple(data.get("notes") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class JobError:
     code: str  # source_not_found, unsupported_format, corrupt_image, too_many_pixels, too_large, …
     message: str
@@ -107,6 +149,7 @@ class Job:
     srcset: dict[str, str] | None
     upload: UploadForm | None
     raw: dict[str, Any] = field(repr=False)
+    analysis: Analysis | None = None  # for a job created with `analysis`, once it has succeeded
 
     @property
     def finished(self) -> bool:
@@ -122,6 +165,7 @@ class Job:
     def from_json(cls, data: dict[str, Any]) -> Job:
         error = data.get("error")
         upload = data.get("upload")
+        analysis = data.get("analysis")
         return cls(
             id=data["id"],
             status=data["status"],
@@ -138,6 +182,7 @@ class Job:
             srcset=data.get("srcset"),
             upload=UploadForm.from_json(upload) if upload else None,
             raw=data,
+            analysis=Analysis.from_json(analysis) if analysis else None,
         )
 
 

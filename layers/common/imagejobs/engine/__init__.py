@@ -17,6 +17,8 @@ The order of work, in one place (`render`):
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
    `encode.encode` (format, quality and size searches; metadata stripped).
+4. with `analysis`: `analysis.analyse` on the first decoded page (a thumbnail of it, and the EXIF
+   block the reader already has), after the outputs, so that it never delays or fails them.
 
 Several selected pages give each output once per page, named `<output>-p<page>`.
 libvips evaluates lazily: the pixel work of step 3 happens while encoding, on an image `guard`
@@ -34,11 +36,14 @@ from dataclasses import dataclass
 import pyvips
 
 from imagejobs.deadline import Deadline
+from imagejobs.engine import analysis as analysing
 from imagejobs.engine import budget, encode, frames, guard, operations, source
 from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
+from imagejobs.spec.documents import Analysis
 from imagejobs.spec.formats import FORMATS
 from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
+from imagejobs.spec.requests import AnalysisRequest
 
 __all__ = ["Limits", "Rendered", "SourceInfo", "decode_size", "render"]
 
@@ -54,11 +59,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """The source as sniffed; width and height are of its first selected page, upright (not of a shrunk decode)."""
+    """The source as sniffed; width and height are of its first selected page, upright (not of a shrunk decode).
+    `analysis` when `render` was asked for it."""
 
     format: str
     width: int
     height: int
+    analysis: Analysis | None = None
 
 
 @dataclass(frozen=True)
@@ -86,16 +93,16 @@ def render(
     *,
     pages: str | None = None,
     dpi: int | None = None,
+    analysis: AnalysisRequest | None = None,
     traced: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
 ) -> tuple[SourceInfo, list[Rendered]]:
-    """`traced(name)` wraps each step (the decode, each output): the worker's trace subsegments."""
+    """`traced(name)` wraps each step (the decode, each output, the analysis): the worker's trace subsegments."""
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     budget.check_work(header, outputs, limits.max_work_units)
     budget.check_memory(header, outputs, limits.max_memory_bytes)
     deadline.check("decode")
     with traced("decode"):
         decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
-    info = SourceInfo(format=header.format, width=decoded[0].width, height=decoded[0].height)
     context = operations.Context(
         load_upload, limits.max_source_pixels, limits.max_frames, limits.max_output_dimension, deadline
     )
@@ -107,7 +114,11 @@ def render(
                 rendered.append(
                     _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
                 )
-    return info, rendered
+    analysed = None
+    if analysis is not None:
+        with traced("analysis"):
+            analysed = analysing.analyse(decoded[0].image, header.reader, header.pages[0], analysis, deadline)
+    return SourceInfo(header.format, decoded[0].width, decoded[0].height, analysed), rendered
 
 
 def decode_size(outputs: Sequence[Output], size: tuple[int, int]) -> tuple[int, int] | None:

@@ -157,6 +157,7 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         load_upload=load_upload,
         pages=job.request.source.pages,
         dpi=job.request.source.dpi,
+        analysis=job.request.analysis,
         traced=traced,
     )
     writes = destinations.plan(job, rendered, name)  # the job's errors before anything is written
@@ -192,7 +193,7 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         height=source.height,
         bytes=len(data),
     )
-    return job.succeeded(read, outputs)
+    return job.succeeded(read, outputs, source.analysis)
 
 
 def _read_source(

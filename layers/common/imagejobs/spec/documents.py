@@ -106,6 +106,69 @@ class CallbackDocument(BaseModel):
     attempts: int
 
 
+class PaletteColour(BaseModel):
+    color: str = Field(pattern=r"^#[0-9a-f]{6}$", examples=["#3a5f8c"], description="sRGB, as `#rrggbb`.")
+    share: float = Field(ge=0, le=1, description="The part of the picture's (opaque) area near this colour.")
+
+
+class Camera(BaseModel):
+    make: str | None = Field(default=None, max_length=64, examples=["Apple"])
+    model: str | None = Field(default=None, max_length=64, examples=["iPhone 15 Pro"])
+
+
+class GpsPosition(BaseModel):
+    latitude: float = Field(ge=-90, le=90, description="Decimal degrees, north positive.")
+    longitude: float = Field(ge=-180, le=180, description="Decimal degrees, east positive.")
+    altitude: float | None = Field(default=None, description="Metres above sea level, when recorded.")
+
+
+class Analysis(BaseModel):
+    """What the decode of the source tells, for a job created with `analysis`: of the first
+    selected page (the first frame of an animation), upright, in sRGB. A part that cannot be had is
+    null and says why in `notes`; analysis never fails a job."""
+
+    palette: list[PaletteColour] | None = Field(
+        default=None,
+        max_length=6,
+        description="Up to 6 dominant colours, the largest share first; shares add up to at most 1 (what is "
+        "left is in colours too small to list). Empty for a fully transparent source.",
+    )
+    blurhash: str | None = Field(
+        default=None,
+        max_length=64,
+        examples=["LaJHjmVu8_~po#smR+a~xaoLWCRj"],
+        description="A BlurHash (blurha.sh) of 4x3 components (3x4 for a portrait source); transparent areas are "
+        "filled with the average colour.",
+    )
+    thumbhash: str | None = Field(
+        default=None,
+        max_length=64,
+        examples=["oBgODIInj2KId3mJZ4mT0P5bvA=="],
+        description="A ThumbHash (evanw.github.io/thumbhash), its bytes in base64: it keeps the aspect ratio "
+        "and alpha.",
+    )
+    has_alpha: bool = Field(description="The source has an alpha channel (it may still be fully opaque).")
+    animated: bool = Field(description="The source is an animation (GIF, WebP) of more than one frame.")
+    frames: int = Field(ge=1, description="Animation frames; 1 for a still image.")
+    camera: Camera | None = Field(default=None, description="From EXIF, when the source records a make or model.")
+    captured_at: str | None = Field(
+        default=None,
+        examples=["2024-05-01T14:03:22+02:00", "2024-05-01T14:03:22"],
+        description="From EXIF (DateTimeOriginal): ISO 8601 in the camera's local time, with its offset when the "
+        "camera recorded one (OffsetTimeOriginal), else without.",
+    )
+    gps: GpsPosition | None = Field(
+        default=None,
+        description='From EXIF, only when the request asked (`analysis: {"gps": true}`) and the source records '
+        "a position. The outputs never carry it unless they `keep_metadata`.",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="What could not be analysed, and why (e.g. `exif: unreadable`); empty when nothing failed.",
+    )
+
+
 class JobState(BaseModel):
     """A job's state: what the job document shows and the stored record keeps alike."""
 
@@ -116,6 +179,9 @@ class JobState(BaseModel):
     finished_at: datetime | None = None
     expires_at: datetime
     source: SourceDocument
+    analysis: Analysis | None = Field(
+        default=None, description="Once the job has succeeded, when it was created with `analysis`; else null."
+    )
     error: ErrorDocument | None = None
     attempts: int = 0
     callback: CallbackDocument | None = None

@@ -119,6 +119,23 @@ class Source(Strict):
         return self
 
 
+class AnalysisRequest(Strict):
+    """What `analysis` asks for beyond its defaults; `"analysis": true` is `{}`."""
+
+    gps: bool = Field(
+        default=False,
+        description="Also the GPS position the source's EXIF records (`analysis.gps`). It is personal data: asked "
+        "for here, shown in the job, its events and callbacks, and never in the outputs unless they `keep_metadata`.",
+    )
+
+
+def analysis_options(value: bool | AnalysisRequest | None) -> AnalysisRequest | None:
+    """`analysis` as given (true, false, an object) as the options it asks for: None for none."""
+    if isinstance(value, AnalysisRequest):
+        return value
+    return AnalysisRequest() if value else None
+
+
 PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.NAMES)})]
 
 
@@ -149,7 +166,7 @@ class JobRequest(Strict):
                     "metadata": {"order": "1234"},
                     "ttl_seconds": 86400,
                 },
-                {"source": {"url": "https://images.example.com/a.jpg"}, "preset": "responsive"},
+                {"source": {"url": "https://images.example.com/a.jpg"}, "preset": "responsive", "analysis": True},
                 {
                     "source": {"s3": {"bucket": "media", "key": "products/123.heic"}},
                     "outputs": [
@@ -175,6 +192,12 @@ class JobRequest(Strict):
     callback_url: str | None = Field(default=None, max_length=2048)
     metadata: Metadata = Field(default_factory=dict)
     ttl_seconds: int = Field(default=86400, ge=300, le=604800)
+    analysis: bool | AnalysisRequest = Field(
+        default=False,
+        description="`true` (or an object, to ask for more) adds `analysis` to the job document once it has "
+        "succeeded: dominant colours, BlurHash and ThumbHash placeholders, EXIF camera and capture time, alpha and "
+        'animation, from the decode the outputs are made from. GPS only with `{"gps": true}`.',
+    )
 
     @field_validator("preset")
     @classmethod

@@ -10,11 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from imagejobs.settings import Access, Tier
-from imagejobs.spec.documents import CallbackDocument, ErrorDocument, JobState, JobStatus, OutputSummary, SourceDocument
+from imagejobs.spec.documents import (
+    Analysis,
+    CallbackDocument,
+    ErrorDocument,
+    JobState,
+    JobStatus,
+    OutputSummary,
+    SourceDocument,
+)
 from imagejobs.spec.outputs import Output
+from imagejobs.spec.requests import AnalysisRequest, analysis_options
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
 CallbackStatus = Literal["pending", "delivered", "failed"]
@@ -41,6 +50,13 @@ class StoredRequest(BaseModel):
     outputs: list[Output]
     preset: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    analysis: AnalysisRequest | None = None  # the request's `analysis`, None when it asked for none
+
+    @field_validator("analysis", mode="before")
+    @classmethod
+    def _options(cls, value: object) -> object:
+        """The request's `true`/`false` as the options they stand for."""
+        return analysis_options(value) if isinstance(value, bool) else value
 
 
 class StoredOutput(OutputSummary):
@@ -98,8 +114,12 @@ class JobRecord(JobState, _Record):
         """A worker took it (again, when an earlier attempt died)."""
         return self._move("started", "processing", started_at=now(), attempts=self.attempts + 1)
 
-    def succeeded(self, source: SourceDocument, outputs: list[StoredOutput]) -> JobRecord:
-        return self._move("succeeded", "succeeded", finished_at=now(), source=source, outputs=outputs)
+    def succeeded(
+        self, source: SourceDocument, outputs: list[StoredOutput], analysis: Analysis | None = None
+    ) -> JobRecord:
+        return self._move(
+            "succeeded", "succeeded", finished_at=now(), source=source, outputs=outputs, analysis=analysis
+        )
 
     def failed(self, code: str, message: str) -> JobRecord:
         return self._move("failed", "failed", finished_at=now(), error=ErrorDocument(code=code, message=message))

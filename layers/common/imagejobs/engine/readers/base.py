@@ -51,6 +51,10 @@ class Reader(ABC):
         """Page `index` decoded smaller, still at least `at_least` (upright) each side; None if it cannot be."""
         return None
 
+    def exif(self, index: int) -> bytes | None:
+        """Page `index`'s EXIF block as the codec found it (read with the header), or None."""
+        return None
+
 
 def from_pillow(picture: Image.Image) -> pyvips.Image:
     """A Pillow image as an sRGB libvips image (RGB, or RGBA if it has transparency), its ICC profile kept."""

@@ -28,6 +28,10 @@ class HeifReader(Reader):
     def size(self, index: int) -> tuple[int, int]:
         return self._heif.size
 
+    def exif(self, index: int) -> bytes | None:
+        block = self._heif.info.get("exif")
+        return bytes(block) if block else None
+
     def load(self, index: int) -> pyvips.Image:
         heif = self._heif
         try:

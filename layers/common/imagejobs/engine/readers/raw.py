@@ -7,6 +7,7 @@ import io
 import pyvips
 import rawpy
 
+from imagejobs.engine.exif import tiff_block
 from imagejobs.engine.readers.base import Reader, Size
 from imagejobs.errors import CorruptImageError, TooManyPixelsError, UnsupportedFormatError
 
@@ -23,7 +24,7 @@ class RawReader(Reader):
     """
 
     def __init__(self, fmt: str, data: bytes) -> None:
-        self._fmt = fmt
+        self._fmt, self._data = fmt, data
         try:
             self._raw = rawpy.imread(io.BytesIO(data))
         except rawpy.LibRawTooBigError as error:
@@ -45,6 +46,10 @@ class RawReader(Reader):
     def upright_size(self, index: int) -> Size:
         width, height = self._size
         return (height, width) if self._turned else (width, height)
+
+    def exif(self, index: int) -> bytes | None:
+        """The file itself, for the RAWs that are TIFFs (DNG, CR2, NEF, ARW, …): their first IFD is EXIF's."""
+        return self._data if tiff_block(self._data[:4]) is not None else None
 
     def load(self, index: int) -> pyvips.Image:
         return self._develop(half_size=False)

@@ -55,6 +55,10 @@ class VipsReader(Reader):
                 return shrunk
         return None
 
+    def exif(self, index: int) -> bytes | None:
+        header = self._header(index)
+        return bytes(header.get("exif-data")) if header.get_typeof("exif-data") else None
+
     def _header(self, index: int) -> pyvips.Image:
         return self._first if index == 0 else self._open(page=index)
 
