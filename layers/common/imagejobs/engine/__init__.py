@@ -28,13 +28,14 @@ or an encoding, `timeout` once the deadline has passed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import pyvips
 
 from imagejobs.deadline import Deadline
-from imagejobs.engine import budget, encode, frames, guard, operations, source
+from imagejobs.engine import budget, encode, frames, guard, ladder, operations, source
 from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
 from imagejobs.spec.formats import FORMATS
 from imagejobs.spec.operations import Resize
@@ -87,11 +88,13 @@ def render(
     pages: str | None = None,
     dpi: int | None = None,
     traced: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
+    threads: int = 1,
 ) -> tuple[SourceInfo, list[Rendered]]:
-    """`traced(name)` wraps each step (the decode, each output): the worker's trace subsegments."""
+    """`traced(name)` wraps each step (the decode, the ladder, each output; all outputs at once when they run on
+    several threads): the worker's trace subsegments. `threads`: at most this many outputs at once."""
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     budget.check_work(header, outputs, limits.max_work_units)
-    budget.check_memory(header, outputs, limits.max_memory_bytes)
+    at_once = budget.check_memory(header, outputs, limits.max_memory_bytes, limits.max_output_dimension, threads)
     deadline.check("decode")
     with traced("decode"):
         decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
@@ -100,14 +103,57 @@ def render(
         load_upload, limits.max_source_pixels, limits.max_frames, limits.max_output_dimension, deadline
     )
     jpeg = data if header.format == "jpeg" else None
-    rendered = []
-    for output in outputs:
-        for page in decoded:
+    rungs: dict[ladder.Size, pyvips.Image] = {}
+    page = decoded[0]
+    if len(decoded) == 1 and not frames.is_animated(page.image):
+        planned = ladder.plan(
+            outputs, (page.width, page.height), (page.image.width, page.image.height), limits.max_output_dimension
+        )
+        with traced("ladder"):
+            rungs = ladder.make(frames.first(page.image), planned, deadline)
+
+    def one(output: Output, page: source.Page) -> Rendered:
+        numbered = len(decoded) > 1
+        return _render_output(page, output, limits, deadline, context, numbered=numbered, jpeg=jpeg, rungs=rungs)
+
+    work = [(output, page) for output in outputs for page in decoded]
+    if at_once == 1 or len(work) == 1:
+        rendered = []
+        for output, page in work:
             with traced(f"output {output.name}"):
-                rendered.append(
-                    _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
-                )
-    return info, rendered
+                rendered.append(one(output, page))
+        return info, rendered
+    with traced(f"{len(work)} outputs, {at_once} at once"):
+        return info, _in_parallel(work, one, at_once, deadline)
+
+
+def _in_parallel(
+    work: list[tuple[Output, source.Page]],
+    one: Callable[[Output, source.Page], Rendered],
+    threads: int,
+    deadline: Deadline,
+) -> list[Rendered]:
+    """`one` of each, on `threads` threads (libvips releases the GIL while it computes), in `work`'s order.
+
+    The first failure stops what has not started yet; the failure of the earliest output (of those that
+    ran) is raised, as a job error with its stable code.
+    """
+
+    def guarded(output: Output, page: source.Page) -> Rendered:
+        deadline.check(f"output '{output.name}'")
+        return one(output, page)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
+        futures = [pool.submit(guarded, output, page) for output, page in work]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        if any(future.done() and future.exception() for future in futures):
+            for future in futures:
+                future.cancel()
+        wait(futures)
+    for future in futures:
+        if not future.cancelled() and (failure := future.exception()) is not None:
+            raise failure
+    return [future.result() for future in futures]
 
 
 def decode_size(outputs: Sequence[Output], size: tuple[int, int]) -> tuple[int, int] | None:
@@ -137,8 +183,10 @@ def _render_output(
     *,
     numbered: bool,
     jpeg: bytes | None = None,
+    rungs: dict[ladder.Size, pyvips.Image],
 ) -> Rendered:
-    """`jpeg`: the source's bytes when it is a JPEG (an output without operations may recompress them)."""
+    """`jpeg`: the source's bytes when it is a JPEG (an output without operations may recompress them).
+    `rungs`: the page scaled to the sizes of the outputs' first resizes (`ladder`), by size."""
     name = f"{output.name}-p{page.number}" if numbered else output.name
     formats = encode.auto_candidates(output) if output.format == "auto" else (output.format,)
     animates = any(FORMATS[fmt].animation for fmt in formats)
@@ -149,10 +197,10 @@ def _render_output(
         step = f"operation {index} ({operation.type})"
         frames_in_turn = _in_turn(layers, deadline, f"{name}: {step}")
         with guard.failing_as(TooLargeError, f"output '{name}': {step}", deadline):
-            if index == 0 and page.shrunk and isinstance(operation, Resize):
-                layers = [
-                    operations.resize_from(layer, operation, (page.width, page.height)) for layer in frames_in_turn
-                ]
+            if index == 0 and isinstance(operation, Resize) and (page.shrunk or rungs):
+                size = (page.width, page.height)
+                scaled = rungs.get(operations.resize_geometry(*size, operation)[0])
+                layers = [operations.resize_from(layer, operation, size, scaled) for layer in frames_in_turn]
             else:
                 layers = [operations.apply(layer, operation, context) for layer in frames_in_turn]
         _check_dimensions(layers, name, step, limits)

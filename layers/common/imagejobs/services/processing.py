@@ -139,6 +139,7 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         pages=job.request.source.pages,
         dpi=job.request.source.dpi,
         traced=traced,
+        threads=settings.render_threads,
     )
     writes = destinations.plan(job, rendered, name)  # the job's errors before anything is written
     stored = []
