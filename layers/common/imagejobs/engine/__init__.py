@@ -111,6 +111,9 @@ def render(
         )
         with traced("ladder"):
             rungs = ladder.make(frames.first(page.image), planned, deadline)
+        if rungs and not _needs_decode(outputs, page, rungs):  # let the decode go: the rungs are all that is read
+            largest = max(rungs.values(), key=lambda image: image.width * image.height)
+            decoded = [source.Page(page.number, largest, page.width, page.height)]
 
     def one(output: Output, page: source.Page) -> Rendered:
         numbered = len(decoded) > 1
@@ -125,6 +128,17 @@ def render(
         return info, rendered
     with traced(f"{len(work)} outputs, {at_once} at once"):
         return info, _in_parallel(work, one, at_once, deadline)
+
+
+def _needs_decode(outputs: Sequence[Output], page: source.Page, rungs: dict[ladder.Size, pyvips.Image]) -> bool:
+    """Whether an output reads the decoded page itself, not only a rung of it."""
+    for output in outputs:
+        first = output.operations[0] if output.operations else None
+        if not isinstance(first, Resize) or first.fit == "blur_background":
+            return True
+        if operations.resize_geometry(page.width, page.height, first)[0] not in rungs:
+            return True
+    return False
 
 
 def _in_parallel(
