@@ -8,6 +8,7 @@ SSIM. The PNG outputs compare the rungs' own pixels; the lossy ones compare what
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.engine import Limits, Rendered, budget, ladder, source
 from imagejobs.errors import DeadlineExceededError, TargetSizeUnreachableError
+from imagejobs.settings import Settings
 from imagejobs.spec.outputs import Output
 from tests.images import size, ssim
 
@@ -164,3 +166,12 @@ def test_fewer_outputs_run_at_once_when_their_memory_would_not_fit() -> None:
     at_once = [budget.check_memory(header, outputs, mb * 2**20, 16384, threads=4) for mb in (512, 40, 24)]
     # the decode (5 MB) and the largest outputs first: 12 + 10.5 + 9 MB fit in 40 MB, one of them in 24
     assert at_once == [4, 3, 1]
+
+
+@pytest.mark.parametrize(("memory_mb", "vcpus"), [(512, 1), (2048, 1), (3008, 2), (3538, 2), (7076, 4), (10240, 6)])
+def test_a_job_renders_on_a_thread_per_vcpu_its_memory_buys_and_no_more_than_the_cores(
+    monkeypatch: pytest.MonkeyPatch, memory_mb: int, vcpus: int
+) -> None:
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 4)
+    settings = Settings.model_construct(function_memory_mb=memory_mb)
+    assert settings.render_threads == min(vcpus, 4)

@@ -13,13 +13,19 @@ The order of work, in one place (`render`):
    its crop or padding (a camera RAW at half size, when that is enough); that first resize is
    then planned on the source's own size (`operations.resize_from`), so every output comes out
    the size it would from a full decode.
-3. per output and page: its operations in order (`operations.apply`), frame by frame for an
+3. `ladder`: on a still single page, the distinct sizes the outputs' first resizes scale to are made
+   once, largest first, each from the rung above or the decode (a measured cost model); the rungs
+   several outputs use, or smaller rungs start from, are held in memory. When no output reads the
+   decode itself any more, it is let go.
+4. per output and page, on up to `threads` threads at once (`budget` lowers that to what fits in
+   memory; libvips releases the GIL): its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
-   `encode.encode` (format, quality and size searches; metadata stripped).
+   `encode.encode` (format, quality and size searches; metadata stripped). The first output to
+   fail stops those not started; the earliest failing output's error is raised.
 
 Several selected pages give each output once per page, named `<output>-p<page>`.
-libvips evaluates lazily: the pixel work of step 3 happens while encoding, on an image `guard`
+libvips evaluates lazily: the pixel work of step 4 happens while encoding, on an image `guard`
 watches so that it stops at the deadline. A library's error in a step becomes that step's stable
 code where it happens (`guard.failing_as`): `corrupt_image` decoding, `too_large` in an operation
 or an encoding, `timeout` once the deadline has passed.
