@@ -7,8 +7,8 @@ factor; (2) `thumbnail_image` of an in-memory image, per pixel scaled from; (3) 
 rung in memory adds (a lazily scaled rung encoded, against the same rung computed into memory
 first and then encoded); (4) a 5-rung ladder made three ways: every rung from the decode, a full
 cascade, and the engine's plan — time, and each rung's SSIM against the same rung scaled from a
-whole decode. The fastest of LADDER_REPEATS runs (default 7) after one unmeasured: the machine is
-shared, and the fastest run is the one least disturbed.
+whole decode. Times are CPU times (one thread: the work itself), the least of LADDER_REPEATS runs
+(default 7) after one unmeasured: the machine is shared, and that run is the least disturbed.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def timed(run: Callable[[], object]) -> float:
     run()
     samples = []
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        start = time.process_time()
         run()
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append((time.process_time() - start) * 1000)
     return min(samples)
 
 
