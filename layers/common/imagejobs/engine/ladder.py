@@ -34,11 +34,12 @@ from imagejobs.spec.outputs import Output
 
 type Size = tuple[int, int]
 
-# Measured on this project's bench machine (bench/README.md, "Ladders"), in ns per pixel, single-threaded:
-# thumbnail_image of an in-memory sRGB image, per pixel scaled from (0.3-20x down), and copy_memory of a rung
-# made lazily, per pixel of the rung. Only their ratio matters to the choices.
-_SCALE = 4.0
-_KEEP = 1.5
+# Measured by bench/ladder_costs.py on three real photographs (bench/README.md, "Ladders"), CPU ns per pixel,
+# one thread: thumbnail_image of an in-memory sRGB image costs 3.2-4.0 per pixel scaled from (median over
+# 1.4-8x reductions; plus about 2 ms a call, the same whichever image it starts from), and keeping a rung in
+# memory (computed once, then read by its encoder and by the smaller rung) 0.4-2.7 per pixel of the rung.
+_SCALE = 3.5
+_KEEP = 1.0
 
 
 @dataclass(frozen=True)
