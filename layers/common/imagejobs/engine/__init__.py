@@ -121,8 +121,9 @@ def render(
         planned = ladder.plan(
             outputs, (page.width, page.height), (page.image.width, page.image.height), limits.max_output_dimension
         )
-        with traced("ladder"):
-            rungs = ladder.make(frames.first(page.image), planned, deadline)
+        if planned:
+            with traced("ladder"):
+                rungs = ladder.make(frames.first(page.image), planned, deadline)
         if rungs and not _needs_decode(outputs, page, rungs):  # let the decode go: the rungs are all that is read
             largest = max(rungs.values(), key=lambda image: image.width * image.height)
             decoded = [source.Page(page.number, largest, page.width, page.height)]
