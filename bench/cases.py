@@ -208,13 +208,12 @@ def cases() -> dict[str, Case]:
             ),
             Case(
                 "t",
-                "real 8 MP JPEG → 4 outputs (1920 w and 1600 w, each WebP q80 and AVIF q50)",
+                "real 8 MP JPEG → 6 outputs (1920, 1600 and 1280 w, each WebP q80 and AVIF q50)",
                 "photo8",
                 [
-                    {"name": "t1", "format": "webp", "quality": 80, "width": 1920},
-                    {"name": "t2", "format": "avif", "quality": 50, "width": 1920},
-                    {"name": "t3", "format": "webp", "quality": 80, "width": 1600},
-                    {"name": "t4", "format": "avif", "quality": 50, "width": 1600},
+                    {"name": f"t{fmt}{width}", "format": fmt, "quality": quality, "width": width}
+                    for width in (1920, 1600, 1280)
+                    for fmt, quality in (("webp", 80), ("avif", 50))
                 ],
                 ["ours-1", "ours"],
                 4,

@@ -46,6 +46,7 @@ from imagejobs.deadline import Deadline
 from imagejobs.engine import budget, encode, frames, guard, ladder, operations, source
 from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
 from imagejobs.spec.formats import FORMATS
+from imagejobs.spec.geometry import output_size
 from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
 
@@ -83,6 +84,9 @@ class Rendered:
 
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
+# CPU per pixel of an encoding at the default effort, relative to WebP's (bench/README.md, case t:
+# an 8 MP photo at 1920, 1600 and 1280 w: AVIF 1.3-1.5x WebP's time; JPEG about a third).
+_ENCODE_COST = {"avif": 1.4, "jpeg": 0.35}
 
 
 def _no_uploads(upload_id: str) -> bytes:
@@ -143,6 +147,12 @@ def render(
         return info, _in_parallel(work, one, at_once, deadline)
 
 
+def _encode_cost(output: Output, page: source.Page) -> float:
+    """An output's encoding time, relatively: its pixels times its format's cost per pixel."""
+    width, height = output_size((page.width, page.height), output.operations)
+    return width * height * _ENCODE_COST.get(output.format, 1.0)
+
+
 def _needs_decode(outputs: Sequence[Output], page: source.Page, rungs: dict[ladder.Size, pyvips.Image]) -> bool:
     """Whether an output reads the decoded page itself, not only a rung of it."""
     for output in outputs:
@@ -170,8 +180,12 @@ def _in_parallel(
         deadline.check(f"output '{output.name}'")
         return one(output, page)
 
+    # Longest first (the outputs' pixels times their format's encode cost), so that the threads end
+    # together rather than one of them encoding the largest output last; the results keep `work`'s order.
+    longest_first = sorted(range(len(work)), key=lambda index: -_encode_cost(*work[index]))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
-        futures = [pool.submit(guarded, output, page) for output, page in work]
+        started = {index: pool.submit(guarded, *work[index]) for index in longest_first}
+        futures = [started[index] for index in range(len(work))]
         wait(futures, return_when=FIRST_EXCEPTION)
         if any(future.done() and future.exception() for future in futures):
             for future in futures:
