@@ -2,10 +2,10 @@
 cheapest larger image at hand.
 
 Outputs that start with a `resize` scale the decoded page to a size before they crop, pad or do
-anything else (`operations.resize_geometry`). Their distinct sizes are the rungs of a ladder, made
-largest first. A rung is scaled from the smallest image at least as large both ways that is no
-enlargement of the source: the rung above it (a cascade) or the decode itself (shrunk on load to
-just above the largest rung, `source.decode`). Which one is the cost model's call, measured in
+anything else (`operations.resize_geometry`). Their distinct sizes (reductions only) are the rungs
+of a ladder, made largest first. A rung is scaled from a larger rung at least as large both ways (a
+cascade) or from the decode itself (shrunk on load to just above the largest rung,
+`source.decode`), whichever costs less by the cost model, measured in
 `bench/README.md` ("Ladders"): scaling costs about `_SCALE` per pixel of the image scaled from, and
 keeping a rung in memory so that a smaller one can start from it costs about `_KEEP` per pixel of
 the kept rung (its pixels are written once and read twice). A rung is kept when more than one
