@@ -39,6 +39,8 @@ IMPLS = {
         Impl("sharp", "sharp", "sharp"),
         Impl("sharp-separate", "sharp, one pipeline per output", "sharp"),
         Impl("ours", "ours (engine.render)", "ours"),
+        Impl("ours-1", "ours, one thread (engine and libvips)", "ours"),
+        Impl("limit", "limit: one decode + the encodes alone", "hand"),
         Impl("pillow", "Pillow, naive", "peer"),
         Impl("vips-thumb", "pyvips by hand: thumbnail_buffer", "hand"),
         Impl("vips-once", "pyvips by hand: one shrunk decode", "hand"),
@@ -92,6 +94,13 @@ def _fill_quality(outputs: list[dict[str, Any]]) -> list[str]:
             if note not in notes:
                 notes.append(note)
     return notes
+
+
+LADDER_WIDTHS = (1920, 1280, 960, 640, 320)
+
+
+def _rungs(fmt: str, quality: int) -> list[dict[str, Any]]:
+    return [{"name": f"{fmt}{width}", "format": fmt, "quality": quality, "width": width} for width in LADDER_WIDTHS]
 
 
 def cases() -> dict[str, Case]:
@@ -153,6 +162,65 @@ def cases() -> dict[str, Case]:
                 ladder_notes,
                 warmup=False,
                 preset="responsive",
+            ),
+            # Real photographs (photos.py): ladders, single outputs, and one job on several threads.
+            Case(
+                "g",
+                "real 6 MP JPEG → JPEG ladder (1920…320 w, q80)",
+                "photo6",
+                _rungs("jpeg", 80),
+                ["sharp", "ours", "limit"],
+                5,
+                ["limit: the engine's decode and encoder, the rungs scaled beforehand (untimed)"],
+            ),
+            Case(
+                "h",
+                "real 6 MP photo as WebP → WebP ladder (1920…320 w, q80)",
+                "photo6_webp",
+                _rungs("webp", 80),
+                ["sharp", "ours", "limit"],
+                3,
+                ["the 1920 w rung needs the whole WebP decoded (2725 w: 1/2 would be 1363 w)"],
+            ),
+            Case(
+                "i",
+                "real 8 MP phone JPEG → WebP ladder (1920…320 w, q80)",
+                "photo8",
+                _rungs("webp", 80),
+                ["sharp", "ours", "limit"],
+                3,
+            ),
+            Case(
+                "j",
+                "real 6 MP JPEG → 800 w WebP q80",
+                "photo6",
+                [{"name": "j", "format": "webp", "quality": 80, "width": 800}],
+                ["sharp", "ours"],
+                5,
+            ),
+            Case(
+                "k",
+                "real 8 MP JPEG → 1920 w JPEG q85",
+                "photo8",
+                [{"name": "k", "format": "jpeg", "quality": 85, "width": 1920}],
+                ["sharp", "ours"],
+                5,
+            ),
+            Case(
+                "t",
+                "real 8 MP JPEG → 6 outputs (1920, 1600 and 1280 w, each WebP q80 and AVIF q50)",
+                "photo8",
+                [
+                    {"name": f"t{fmt}{width}", "format": fmt, "quality": quality, "width": width}
+                    for width in (1920, 1600, 1280)
+                    for fmt, quality in (("webp", 80), ("avif", 50))
+                ],
+                ["ours-1", "ours"],
+                4,
+                [
+                    "threaded mode: ours renders the outputs on a thread per core; 'one thread' is the same job "
+                    "with one thread for the engine and libvips alike, in the same run (single mode: both one)"
+                ],
             ),
         )
     }

@@ -1,4 +1,5 @@
-"""The benchmark's inputs: made deterministically, cached under bench/.cache.
+"""The benchmark's inputs: real photographs (`photos.py`) and pictures made deterministically, cached
+under bench/.cache.
 
 Photo-like on purpose: smooth colour fields (low-resolution noise scaled up), a lit gradient,
 soft-edged shapes, mid-frequency texture and fine sensor grain. Flat colour would make every
@@ -14,6 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import photos
 import pyvips
 
 GENERATION = 2
@@ -31,6 +33,10 @@ INPUTS = {
     "jpeg24": Input("photo-24mp.jpg", "6000x4000 JPEG q92 (24 MP)"),
     "png_rgba": Input("graphic-2000-rgba.png", "2000x2000 RGBA PNG (alpha: soft shapes)"),
     "heic12": Input("photo-12mp.heic", "4000x3000 HEIC (HEVC, quality 80, by pillow-heif/x265)"),
+    # Real photographs (photos.py fetches them); the WebP is the 6 MP one re-encoded, q90.
+    "photo6": Input("flickr6", "real 2725x2225 camera JPEG (6 MP)"),
+    "photo8": Input("uhdr8", "real 3840x2160 phone JPEG (8 MP)"),
+    "photo6_webp": Input("photo-6mp-real.webp", "the real 6 MP photo as WebP q90"),
 }
 
 
@@ -95,6 +101,9 @@ def _make(key: str) -> bytes:
         return photo(6000, 4000, 24).jpegsave_buffer(Q=92, keep="none")
     if key == "png_rgba":
         return graphic_rgba(2000, 7).pngsave_buffer(compression=6, keep="none")
+    if key == "photo6_webp":
+        real = pyvips.Image.new_from_file(str(path("photo6")))
+        return real.webpsave_buffer(Q=90, keep="none")
     if key == "heic12":
         import pillow_heif  # noqa: PLC0415 - only this input needs it
         from PIL import Image  # noqa: PLC0415
@@ -108,7 +117,9 @@ def _make(key: str) -> bytes:
 
 
 def path(key: str) -> Path:
-    """The cached input file, made on first use."""
+    """The cached input file, made (or, a real photo, fetched) on first use."""
+    if INPUTS[key].name in photos.PHOTOS:
+        return photos.path(INPUTS[key].name)
     target = CACHE / f"g{GENERATION}-{INPUTS[key].name}"
     if not target.exists():
         CACHE.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -520,6 +521,7 @@ def targets(results: list[Result], imported: dict[str, Any] | None) -> list[tupl
             elif not usable(ours):
                 rows.append(("e: HEIC works", "missed", why(ours, "ours")))
                 break
+    rows += _photo_targets(results, usable, why)
     if imported is not None:
         if "median_ms" in imported:
             median = imported["median_ms"]
@@ -532,6 +534,52 @@ def targets(results: list[Result], imported: dict[str, Any] | None) -> list[tupl
             )
         else:
             rows.append(("process handler cold import ≤ 300 ms", "not measured", imported.get("error", "")))
+    return rows
+
+
+def _photo_targets(
+    results: list[Result], usable: Callable[[Result | None], bool], why: Callable[[Result | None, str], str]
+) -> list[tuple[str, str, str]]:
+    """Issue 11 §1 on the real photographs: the ladders against their limit and sharp, single outputs
+    against sharp, peak RSS against sharp's, and the threaded speed-up."""
+    rows: list[tuple[str, str, str]] = []
+
+    def versus(case: str, impl: str, other: str, name: str, most: float, *, rss: bool = False) -> None:
+        ours, theirs = _get(results, case, impl), _get(results, case, other)
+        if ours is None and theirs is None:
+            return
+        if not (usable(ours) and usable(theirs)):
+            rows.append((name, "not measured", why(ours if not usable(ours) else theirs, "")))
+            return
+        assert ours is not None and theirs is not None and ours.median and theirs.median
+        if rss:
+            ratio, shown = (
+                (ours.peak_kb or 0) / (theirs.peak_kb or 1),
+                f"{_mb(ours.peak_kb)} vs {_mb(theirs.peak_kb)} MB",
+            )
+        else:
+            ratio, shown = ours.median / theirs.median, f"{_ms(ours.median)} vs {_ms(theirs.median)} ms"
+        rows.append((name, "met" if ratio <= most else "missed", f"{ratio:.2f}× ({shown})"))
+
+    for case in "ghi":
+        versus(case, "ours", "limit", f"{case}: ladder ≤ 1.1× one decode + the encodes alone", 1.1)
+        versus(case, "ours", "sharp", f"{case}: ladder ≤ 0.85× sharp's clone() pipelines", 0.85)
+        versus(case, "ours", "sharp", f"{case}: peak RSS ≤ sharp's", 1.0, rss=True)
+    for case in "jk":
+        versus(case, "ours", "sharp", f"{case}: single output ≤ 1.05× sharp", 1.05)
+        versus(case, "ours", "sharp", f"{case}: peak RSS ≤ sharp's", 1.0, rss=True)
+    threaded, one = _get(results, "t", "ours"), _get(results, "t", "ours-1")
+    if usable(threaded) and usable(one) and threaded is not None and threaded.threads != 1:
+        assert one is not None and one.median and threaded.median
+        speedup = one.median / threaded.median
+        rows.append(
+            (
+                f"t: ≥ 1.7× faster on {threaded.threads} threads than on one",
+                "met" if speedup >= 1.7 else "missed",
+                f"{speedup:.2f}× ({_ms(threaded.median)} vs {_ms(one.median)} ms; CPU "
+                f"{_ms(statistics.median(threaded.cpu_ms))} vs {_ms(statistics.median(one.cpu_ms))} ms)",
+            )
+        )
     return rows
 
 

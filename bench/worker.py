@@ -53,7 +53,13 @@ def _target(width: int, height: int, out: dict[str, Any]) -> tuple[int, int] | N
 # --- ours: the real engine, in process -------------------------------------------------------------
 
 
-def _ours(spec: dict[str, Any]) -> Run:
+def _ours_one_thread(spec: dict[str, Any]) -> Run:
+    """Ours with one thread all through (the engine's and libvips'): the threaded case's baseline."""
+    pyvips.concurrency_set(1)
+    return _ours(spec, threads=1)
+
+
+def _ours(spec: dict[str, Any], threads: int = THREADS) -> Run:
     try:
         from imagejobs.deadline import Deadline  # noqa: PLC0415
         from imagejobs.engine import Limits, render  # noqa: PLC0415
@@ -73,7 +79,7 @@ def _ours(spec: dict[str, Any]) -> Run:
     deadline = Deadline.unlimited()
 
     def run(data: bytes) -> list[tuple[int, int, int]]:
-        _, rendered = render(data, outputs, limits, deadline)
+        _, rendered = render(data, outputs, limits, deadline, threads=threads)
         return [(r.width, r.height, len(r.data)) for r in rendered]
 
     return run
@@ -207,6 +213,38 @@ def _vips_once(spec: dict[str, Any]) -> Run:
     return run
 
 
+def _limit(spec: dict[str, Any]) -> Run:
+    """The floor of a job: the engine's own one decode (shrunk on load as it would be) and the engine's
+    encodes of the outputs, scaled beforehand, untimed. Everything else the engine does is on top."""
+    from imagejobs.deadline import Deadline  # noqa: PLC0415
+    from imagejobs.engine import decode_size, encode, source  # noqa: PLC0415
+    from imagejobs.spec.outputs import Output  # noqa: PLC0415
+
+    deadline = Deadline.unlimited()
+    outputs = [Output.model_validate(_as_output(out)) for out in spec["outputs"]]
+    data = Path(spec["input_path"]).read_bytes()
+
+    def decoded(data: bytes) -> pyvips.Image:
+        header = source.read_header(data, 100_000_000, 500)
+        return source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))[0].image
+
+    whole = pyvips.Image.new_from_buffer(data, "").autorot()
+    scaled = []
+    for out in spec["outputs"]:
+        width, kwargs = _thumb_args(whole, out)
+        scaled.append(whole.thumbnail_image(width, **kwargs).copy_memory())
+
+    def run(data: bytes) -> list[tuple[int, int, int]]:
+        decoded(data)
+        results = []
+        for image, output in zip(scaled, outputs, strict=True):
+            encoded = encode.encode(image, output, deadline, output.name)
+            results.append((encoded.width, encoded.height, len(encoded.data)))
+        return results
+
+    return run
+
+
 def _heif_pillow(spec: dict[str, Any]) -> Run:
     """pillow-heif decodes, Pillow holds the pixels, libvips encodes (the engine's own route)."""
     import pillow_heif  # noqa: PLC0415
@@ -297,6 +335,8 @@ def _pillow(spec: dict[str, Any]) -> Run:
 
 IMPLEMENTATIONS: dict[str, Callable[[dict[str, Any]], Run]] = {
     "ours": _ours,
+    "ours-1": _ours_one_thread,
+    "limit": _limit,
     "pillow": _pillow,
     "vips-thumb": _vips_thumb,
     "vips-once": _vips_once,

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Tier = Literal["keyed", "anonymous"]
 RUNTIME_MEMORY_MB = 384
+MB_PER_VCPU = 1769  # Lambda gives a function one vCPU per 1,769 MB of memory
+MAX_VCPUS = 6
 Access = Literal["read", "write"]
 
 
@@ -72,6 +74,13 @@ class Settings(BaseModel):
     @property
     def max_memory_bytes(self) -> int:
         return max(self.function_memory_mb - RUNTIME_MEMORY_MB, RUNTIME_MEMORY_MB) * 2**20
+
+    @property
+    def render_threads(self) -> int:
+        """The outputs a job renders at once: the vCPUs Lambda gives the function's memory (one per
+        1,769 MB, rounded, at most 6; at least 1), and no more than the cores this process may use."""
+        vcpus = min(MAX_VCPUS, max(1, round(self.function_memory_mb / MB_PER_VCPU)))
+        return min(vcpus, os.process_cpu_count() or 1)
 
     # The deployer's buckets (ConnectedBuckets, ConnectedReadOnlyBuckets): what grants may name.
     connected_buckets: tuple[str, ...] = Field(default=(), alias="CONNECTED_BUCKETS")

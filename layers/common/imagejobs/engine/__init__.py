@@ -13,15 +13,22 @@ The order of work, in one place (`render`):
    its crop or padding (a camera RAW at half size, when that is enough); that first resize is
    then planned on the source's own size (`operations.resize_from`), so every output comes out
    the size it would from a full decode.
-3. per output and page: its operations in order (`operations.apply`), frame by frame for an
+3. `ladder`: on a still single page, the distinct sizes the outputs' first resizes scale to are made
+   once, largest first, each from the rung above or the decode (a measured cost model); the rungs
+   several outputs use, or smaller rungs start from, are held in memory. When no output reads the
+   decode itself any more, it is let go.
+4. per output and page, on up to `threads` threads at once (`budget` lowers that to what fits in
+   memory; libvips releases the GIL): its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
-   `encode.encode` (format, quality and size searches; metadata stripped).
-4. with `analysis`: `analysis.analyse` on the first decoded page (a thumbnail of it, and the EXIF
-   block the reader already has), after the outputs, so that it never delays or fails them.
+   `encode.encode` (format, quality and size searches; metadata stripped). The first output to
+   fail stops those not started; the earliest failing output's error is raised.
+5. with `analysis`: `analysis.analyse` on the first decoded page (a thumbnail of it, or of the
+   largest rung when the decode was let go, and the EXIF block the reader already has), after the
+   outputs, so that it never delays or fails them.
 
 Several selected pages give each output once per page, named `<output>-p<page>`.
-libvips evaluates lazily: the pixel work of step 3 happens while encoding, on an image `guard`
+libvips evaluates lazily: the pixel work of step 4 happens while encoding, on an image `guard`
 watches so that it stops at the deadline. A library's error in a step becomes that step's stable
 code where it happens (`guard.failing_as`): `corrupt_image` decoding, `too_large` in an operation
 or an encoding, `timeout` once the deadline has passed.
@@ -29,18 +36,22 @@ or an encoding, `timeout` once the deadline has passed.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import cache
 
 import pyvips
 
 from imagejobs.deadline import Deadline
 from imagejobs.engine import analysis as analysing
-from imagejobs.engine import budget, encode, frames, guard, operations, source
+from imagejobs.engine import budget, encode, frames, guard, ladder, operations, source
 from imagejobs.errors import SourceNotFoundError, TooLargeError, TooManyPixelsError
 from imagejobs.spec.documents import Analysis
 from imagejobs.spec.formats import FORMATS
+from imagejobs.spec.geometry import output_size
 from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
 from imagejobs.spec.requests import AnalysisRequest
@@ -80,6 +91,12 @@ class Rendered:
     page: int | None = None  # the source page, when several are selected
 
 
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+# CPU per pixel of an encoding at the default effort, relative to WebP's (bench/README.md, case t:
+# an 8 MP photo at 1920, 1600 and 1280 w: AVIF 1.3-1.5x WebP's time; JPEG about a third).
+_ENCODE_COST = {"avif": 1.4, "jpeg": 0.35}
+
+
 def _no_uploads(upload_id: str) -> bytes:
     raise SourceNotFoundError(f"upload {upload_id} is not available here")
 
@@ -95,11 +112,14 @@ def render(
     dpi: int | None = None,
     analysis: AnalysisRequest | None = None,
     traced: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
+    threads: int = 1,
 ) -> tuple[SourceInfo, list[Rendered]]:
-    """`traced(name)` wraps each step (the decode, each output, the analysis): the worker's trace subsegments."""
+    """`traced(name)` wraps each step (the decode, the ladder, each output, all outputs at once when they run on
+    several threads, the analysis): the worker's trace subsegments. `threads`: at most this many outputs at once."""
+    _one_arena()
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     budget.check_work(header, outputs, limits.max_work_units)
-    budget.check_memory(header, outputs, limits.max_memory_bytes)
+    at_once = budget.check_memory(header, outputs, limits.max_memory_bytes, limits.max_output_dimension, threads)
     deadline.check("decode")
     with traced("decode"):
         decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
@@ -107,18 +127,104 @@ def render(
         load_upload, limits.max_source_pixels, limits.max_frames, limits.max_output_dimension, deadline
     )
     jpeg = data if header.format == "jpeg" else None
-    rendered = []
-    for output in outputs:
-        for page in decoded:
+    rungs: dict[ladder.Size, pyvips.Image] = {}
+    page = decoded[0]
+    if len(decoded) == 1 and not frames.is_animated(page.image):
+        planned = ladder.plan(
+            outputs, (page.width, page.height), (page.image.width, page.image.height), limits.max_output_dimension
+        )
+        if planned:
+            with traced("ladder"):
+                rungs = ladder.make(frames.first(page.image), planned, deadline)
+        if rungs and not _needs_decode(outputs, page, rungs):  # let the decode go: the rungs are all that is read
+            largest = max(rungs.values(), key=lambda image: image.width * image.height)
+            decoded = [source.Page(page.number, largest, page.width, page.height)]
+
+    def one(output: Output, page: source.Page) -> Rendered:
+        numbered = len(decoded) > 1
+        return _render_output(page, output, limits, deadline, context, numbered=numbered, jpeg=jpeg, rungs=rungs)
+
+    work = [(output, page) for output in outputs for page in decoded]
+    if at_once == 1 or len(work) == 1:
+        rendered: list[Rendered] = []
+        for output, page in work:
             with traced(f"output {output.name}"):
-                rendered.append(
-                    _render_output(page, output, limits, deadline, context, numbered=len(decoded) > 1, jpeg=jpeg)
-                )
+                rendered.append(one(output, page))
+    else:
+        with traced(f"{len(work)} outputs, {at_once} at once"):
+            rendered = _in_parallel(work, one, at_once, deadline)
     analysed = None
     if analysis is not None:
         with traced("analysis"):
             analysed = analysing.analyse(decoded[0].image, header.reader, header.pages[0], analysis, deadline)
     return SourceInfo(header.format, decoded[0].width, decoded[0].height, analysed), rendered
+
+
+def _encode_cost(output: Output, page: source.Page) -> float:
+    """An output's encoding time, relatively: its pixels times its format's cost per pixel."""
+    width, height = output_size((page.width, page.height), output.operations)
+    return width * height * _ENCODE_COST.get(output.format, 1.0)
+
+
+def _needs_decode(outputs: Sequence[Output], page: source.Page, rungs: dict[ladder.Size, pyvips.Image]) -> bool:
+    """Whether an output reads the decoded page itself, not only a rung of it."""
+    for output in outputs:
+        first = output.operations[0] if output.operations else None
+        if not isinstance(first, Resize) or first.fit == "blur_background":
+            return True
+        if operations.resize_geometry(page.width, page.height, first)[0] not in rungs:
+            return True
+    return False
+
+
+def _in_parallel(
+    work: list[tuple[Output, source.Page]],
+    one: Callable[[Output, source.Page], Rendered],
+    threads: int,
+    deadline: Deadline,
+) -> list[Rendered]:
+    """`one` of each, on `threads` threads (libvips releases the GIL while it computes), in `work`'s order.
+
+    The first failure stops what has not started yet; the failure of the earliest output (of those that
+    ran) is raised, as a job error with its stable code.
+    """
+
+    def guarded(output: Output, page: source.Page) -> Rendered:
+        deadline.check(f"output '{output.name}'")
+        return one(output, page)
+
+    # Longest first (the outputs' pixels times their format's encode cost), so that the threads end
+    # together rather than one of them encoding the largest output last; the results keep `work`'s order.
+    longest_first = sorted(range(len(work)), key=lambda index: -_encode_cost(*work[index]))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
+        started = {index: pool.submit(guarded, *work[index]) for index in longest_first}
+        futures = [started[index] for index in range(len(work))]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        if any(future.done() and future.exception() for future in futures):
+            for future in futures:
+                future.cancel()
+        wait(futures)
+    for future in futures:
+        if not future.cancelled() and (failure := future.exception()) is not None:
+            raise failure
+    return [future.result() for future in futures]
+
+
+@cache
+def _one_arena() -> None:
+    """One malloc arena for the whole process, from the first render on (glibc; elsewhere nothing).
+
+    glibc gives each thread that allocates a heap of its own (up to 8 per core) and keeps what is
+    freed there: with libvips' workers and the outputs' threads, a warm process's peak RSS grew run
+    after run (a WebP ladder of a 6 MP photo: 137, 181, 247, 282 MB over four runs; with one arena
+    132, 164, 164, 180 MB, for the same CPU time; bench/README.md, "Memory"). libvips allocates
+    whole regions and images, not many small blocks, so the threads hardly wait on its lock.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, 1)
 
 
 def decode_size(outputs: Sequence[Output], size: tuple[int, int]) -> tuple[int, int] | None:
@@ -148,8 +254,10 @@ def _render_output(
     *,
     numbered: bool,
     jpeg: bytes | None = None,
+    rungs: dict[ladder.Size, pyvips.Image],
 ) -> Rendered:
-    """`jpeg`: the source's bytes when it is a JPEG (an output without operations may recompress them)."""
+    """`jpeg`: the source's bytes when it is a JPEG (an output without operations may recompress them).
+    `rungs`: the page scaled to the sizes of the outputs' first resizes (`ladder`), by size."""
     name = f"{output.name}-p{page.number}" if numbered else output.name
     formats = encode.auto_candidates(output) if output.format == "auto" else (output.format,)
     animates = any(FORMATS[fmt].animation for fmt in formats)
@@ -160,10 +268,10 @@ def _render_output(
         step = f"operation {index} ({operation.type})"
         frames_in_turn = _in_turn(layers, deadline, f"{name}: {step}")
         with guard.failing_as(TooLargeError, f"output '{name}': {step}", deadline):
-            if index == 0 and page.shrunk and isinstance(operation, Resize):
-                layers = [
-                    operations.resize_from(layer, operation, (page.width, page.height)) for layer in frames_in_turn
-                ]
+            if index == 0 and isinstance(operation, Resize) and (page.shrunk or rungs):
+                size = (page.width, page.height)
+                scaled = rungs.get(operations.resize_geometry(*size, operation)[0])
+                layers = [operations.resize_from(layer, operation, size, scaled) for layer in frames_in_turn]
             else:
                 layers = [operations.apply(layer, operation, context) for layer in frames_in_turn]
         _check_dimensions(layers, name, step, limits)

@@ -8,13 +8,16 @@
   embeds) is held beside them; while an output is encoded, its result is held whole for the
   encoder, with the encoded bytes (`_HELD`). The peak, the decoded pages plus the larger of those
   two, must fit the memory a job may use: `too_many_pixels` when decoding the source alone does
-  not, `too_large` when an output does not.
+  not, `too_large` when an output does not. The ladder's kept rungs (`ladder.plan`) are held beside
+  the decode. Outputs rendered at once (on several threads) each hold theirs: as many run at once as
+  fit, the largest counted first, up to the threads given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from imagejobs.engine import ladder
 from imagejobs.engine.source import Header
 from imagejobs.errors import TooLargeError, TooManyPixelsError
 from imagejobs.spec.formats import FORMATS
@@ -47,7 +50,11 @@ def check_work(header: Header, outputs: Sequence[Output], max_work_units: int) -
         )
 
 
-def check_memory(header: Header, outputs: Sequence[Output], max_memory_bytes: int) -> None:
+def check_memory(
+    header: Header, outputs: Sequence[Output], max_memory_bytes: int, max_side: int, threads: int = 1
+) -> int:
+    """How many outputs may be rendered at once (at most `threads`) within `max_memory_bytes`; fails
+    when not even one may."""
     reader = header.reader
     pages = [reader.size(index) for index in header.pages]
     each_page = [width * height * reader.frames * reader.bands for width, height in pages]
@@ -58,14 +65,24 @@ def check_memory(header: Header, outputs: Sequence[Output], max_memory_bytes: in
             f"decoding the source needs about {(decoded + decoding) // _MB} MB, "
             f"above the {max_memory_bytes // _MB} MB a job may use"
         )
+    if len(header.pages) == 1 and reader.frames == 1:  # the ladder's kept rungs (as if the decode were whole)
+        page = reader.upright_size(header.pages[0])
+        rungs = ladder.plan(outputs, page, page, max_side)
+        decoded += sum(rung.size[0] * rung.size[1] * reader.bands for rung in rungs if rung.kept)
+    held = []
     for output in outputs:
         for index in header.pages:
-            held = decoded + _held(output, reader.upright_size(index), reader.frames)
-            if held > max_memory_bytes:
+            held.append(_held(output, reader.upright_size(index), reader.frames))
+            if decoded + held[-1] > max_memory_bytes:
                 raise TooLargeError(
-                    f"output '{output.name}' needs about {held // _MB} MB with the decoded source, "
+                    f"output '{output.name}' needs about {(decoded + held[-1]) // _MB} MB with the decoded source, "
                     f"above the {max_memory_bytes // _MB} MB a job may use"
                 )
+    largest = sorted(held, reverse=True)
+    at_once = max(1, min(threads, len(held)))
+    while at_once > 1 and decoded + sum(largest[:at_once]) > max_memory_bytes:
+        at_once -= 1
+    return at_once
 
 
 def _held(output: Output, page: tuple[int, int], frames: int) -> int:

@@ -159,6 +159,7 @@ def _render(job: JobRecord, deadline: Deadline) -> JobRecord:
         dpi=job.request.source.dpi,
         analysis=job.request.analysis,
         traced=traced,
+        threads=settings.render_threads,
     )
     writes = destinations.plan(job, rendered, name)  # the job's errors before anything is written
     stored = []

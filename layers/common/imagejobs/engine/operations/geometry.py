@@ -29,15 +29,20 @@ def resize(image: pyvips.Image, op: Resize, _: Context) -> pyvips.Image:
     return resize_from(image, op, (image.width, image.height))
 
 
-def resize_from(image: pyvips.Image, op: Resize, size: tuple[int, int]) -> pyvips.Image:
+def resize_from(
+    image: pyvips.Image, op: Resize, size: tuple[int, int], scaled: pyvips.Image | None = None
+) -> pyvips.Image:
     """The resize as planned for an image of `size`, of which `image` may be a copy shrunk on load.
 
     The result is the same size as from the full-size image; only the scaling starts nearer to it.
+    `scaled`: `image` already scaled to the size the resize scales to (a rung of `engine.ladder`).
     """
     (width, height), box = resize_geometry(*size, op)
     check_size(width, height, "resize")
     source = image
-    if (width, height) != (image.width, image.height):
+    if scaled is not None:
+        image = scaled
+    elif (width, height) != (image.width, image.height):
         # thumbnail_image: lanczos3 with premultiplied alpha, to exactly this size
         image = image.thumbnail_image(width, height=height, size="force")
     if box == (width, height):
