@@ -12,10 +12,11 @@ the function's own from template.yaml (resources get dummy names: nothing is cal
 Measured per function, median of --runs, in milliseconds of CPU time (the process's own, which the
 load of a shared machine inflates far less than its wall time, printed in brackets):
 - `init`: `import app`, what Lambda's init phase runs (the target's measure);
-- `+ clients`: `import app`, then the AWS clients its first request makes (`imagejobs.store.aws`:
-  the DynamoDB table where its policies grant DynamoDB, the S3 client where they grant S3), which
-  import boto3 and botocore and load their service models: work deferred from init to the first
-  request, shown so that moving it is not mistaken for removing it.
+- `init + first clients`: `import app`, then what its first request imports and makes: the X-Ray SDK
+  (the first traced invocation's) and the AWS clients (`imagejobs.store.aws`: the DynamoDB table
+  where its policies grant DynamoDB, the S3 client where they grant S3), which import boto3 and
+  botocore and load their service models: work deferred from init to the first request, shown so
+  that moving it is not mistaken for removing it.
 Variants of the bytecode, interleaved run by run so the machine's load falls on all alike:
 `unchecked` (what build-layer.sh ships), `checked` (hash-based .pyc that Python checks against its
 source) and `none` (no bytecode). --baseline names a build of another tree (e.g. main's, made with
@@ -175,7 +176,8 @@ def first_clients(template: Template, logical_id: str) -> str:
         made.append("aws.table('bench-table')")
     if "S3" in names:
         made.append("aws.client('s3')")
-    return "import app; from imagejobs.store import aws; " + "; ".join(made) if made else "import app"
+    # The X-Ray SDK: the first traced invocation imports it (imagejobs.observability), where tracing is on.
+    return "; ".join(["import app", "import aws_xray_sdk.core", "from imagejobs.store import aws", *made])
 
 
 def sys_path(root: Path, function: dict[str, Any], logical_id: str, runtime: Path) -> list[Path]:
