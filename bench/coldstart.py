@@ -12,7 +12,7 @@ the function's own from template.yaml (resources get dummy names: nothing is cal
 Measured per function, median of --runs, in milliseconds of CPU time (the process's own, which the
 load of a shared machine inflates far less than its wall time, printed in brackets):
 - `init`: `import app`, what Lambda's init phase runs (the target's measure);
-- `init + first clients`: `import app`, then what its first request imports and makes: the X-Ray SDK
+- `init + first request`: `import app`, then what its first request imports and makes: the X-Ray SDK
   (the first traced invocation's) and the AWS clients (`imagejobs.store.aws`: the DynamoDB table
   where its policies grant DynamoDB, the S3 client where they grant S3), which import boto3 and
   botocore and load their service models: work deferred from init to the first request, shown so
@@ -224,6 +224,9 @@ def median_cell(samples: list[tuple[float, float]]) -> str:
     return f"{cpu:.0f} ({wall:.0f})"
 
 
+LABELS = {"unchecked": "", "checked": "checked .pyc: ", "none": "no .pyc: ", "baseline": "before: "}
+
+
 def report(
     found: dict[str, dict[str, Any]],
     roots: dict[str, Path],
@@ -232,26 +235,42 @@ def report(
     samples: dict[tuple[str, str, str], list[tuple[float, float]]],
     floors: dict[str, list[tuple[float, float]]],
     runs: int,
-) -> None:
-    print(f"\n`import app`, median of {runs}, CPU ms (wall ms), x86_64 build, Lambda's variables\n")
-    heads = [h for mode in roots for h in (f"{mode}: init", f"{mode}: init + first clients")]
-    print("| function | target (CPU) | " + " | ".join(heads) + " |")
-    print("|---|---|" + "---|" * len(heads))
+) -> str:
+    heads = [h for mode in roots for h in (f"{LABELS[mode]}init", f"{LABELS[mode]}init + first request")]
+    out = [
+        f"`import app` from the x86_64 build, Lambda's variables: median of {runs}, CPU ms (wall ms); "
+        f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)",
+        "",
+        "| function | target (CPU) | " + " | ".join(heads) + " |",
+        "|---|---|" + "--:|" * len(heads),
+    ]
     for logical_id in found:
         target = TARGET_MS.get(logical_id, API_TARGET_MS)
         init_cpu = statistics.median(cpu for cpu, _ in samples[(logical_id, variants[0], "init")])
         verdict = "✓" if init_cpu <= target else "✗"
         cells = " | ".join(
-            median_cell(samples[(logical_id, mode, statement)])
-            for mode, statement in [(m, s) for m in roots for s in ("init", "clients")]
+            median_cell(samples[(logical_id, mode, statement)]) for mode in roots for statement in ("init", "clients")
         )
-        print(f"| {logical_id.removesuffix('Function')} | ≤ {target:.0f} {verdict} | {cells} |")
-    print(f"\nFloors, from {FLOOR_FUNCTION.removesuffix('Function')}'s layers, each alone in a fresh interpreter:\n")
-    print("| what | CPU ms (wall ms) |")
-    print("|---|---|")
-    for name, sampled in floors.items():
-        print(f"| {name} | {median_cell(sampled)} |")
-    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+        out.append(f"| {logical_id.removesuffix('Function')} | ≤ {target:.0f} {verdict} | {cells} |")
+    out += [
+        "",
+        f"Floors: each alone in a fresh interpreter, from {FLOOR_FUNCTION.removesuffix('Function')}'s layers:",
+        "",
+        "| what | CPU ms (wall ms) |",
+        "|---|--:|",
+        *(f"| {name} | {median_cell(sampled)} |" for name, sampled in floors.items()),
+    ]
+    return "\n".join(out)
+
+
+def write(text: str) -> None:
+    """The tables between the `<!-- coldstart -->` markers of bench/README.md and README.md."""
+    for path in (ROOT / "bench" / "README.md", ROOT / "README.md"):
+        content = path.read_text()
+        pattern = re.compile(r"(<!-- coldstart -->\n).*?(<!-- /coldstart -->)", re.S)
+        if not pattern.search(content):
+            raise SystemExit(f"{path} has no <!-- coldstart --> … <!-- /coldstart --> markers")
+        path.write_text(pattern.sub(lambda m: m[1] + text + "\n" + m[2], content))
 
 
 def main() -> None:
@@ -262,6 +281,7 @@ def main() -> None:
     parser.add_argument("--variants", default="unchecked", help=f"of {','.join(VARIANTS)} (default: unchecked)")
     parser.add_argument("--importtime", metavar="FUNCTION", help="one -X importtime of this function (unchecked)")
     parser.add_argument("--clients", action="store_true", help="with --importtime: and its first request's clients")
+    parser.add_argument("--write", action="store_true", help="the tables into bench/README.md and README.md")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if set(variants) - set(VARIANTS):
@@ -303,7 +323,10 @@ def main() -> None:
                 sample = measure(command(floor_paths, statement=statement), floor_env, name)
                 if run:
                     floors.setdefault(name, []).append(sample)
-    report(found, roots, variants, samples=samples, floors=floors, runs=args.runs)
+    text = report(found, roots, variants, samples=samples, floors=floors, runs=args.runs)
+    print(f"\n{text}")
+    if args.write:
+        write(text)
 
 
 if __name__ == "__main__":
