@@ -1,6 +1,7 @@
 """Cold start where it happens: `import app` of every function from the layers `sam build` makes.
 
-    .venv/bin/python bench/coldstart.py [--build-dir DIR] [--runs 9] [--importtime FUNCTION]
+    .venv/bin/python bench/coldstart.py [--build-dir DIR] [--baseline DIR] [--runs 9] [--variants unchecked]
+    .venv/bin/python bench/coldstart.py --importtime FUNCTION [--build-dir DIR]
 
 Builds the x86_64 variant (arm64 cannot run here) into a temporary directory, unless --build-dir
 names one such a build made. Each function is then imported in a fresh interpreter that sees only
@@ -8,12 +9,19 @@ what Lambda's does: its code (/var/task), its layers (/opt/python), the runtime'
 this venv, nothing else of it) and the standard library; with the variables the runtime sets and
 the function's own from template.yaml (resources get dummy names: nothing is called at import).
 
-Three variants of the same build, interleaved run by run so the machine's load falls on all alike:
-`unchecked` (what build-layer.sh ships), `checked` (hash-based .pyc that Python checks against
-its source) and `none` (no bytecode: what the layers shipped before, compiled on every cold start,
-as /opt and /var/task are read-only). Prints the median of --runs `import app` times per function
-and variant, in milliseconds of CPU time (the import's own, which the load of a shared machine
-inflates far less than its wall time, printed in brackets). A benchmark, not a test: nothing fails.
+Measured per function, median of --runs, in milliseconds of CPU time (the process's own, which the
+load of a shared machine inflates far less than its wall time, printed in brackets):
+- `init`: `import app`, what Lambda's init phase runs (the target's measure);
+- `init + first request`: `import app`, then what its first request imports and makes: the X-Ray SDK
+  (the first traced invocation's) and the AWS clients (`imagejobs.store.aws`: the DynamoDB table
+  where its policies grant DynamoDB, the S3 client where they grant S3), which import boto3 and
+  botocore and load their service models: work deferred from init to the first request, shown so
+  that moving it is not mistaken for removing it.
+Variants of the bytecode, interleaved run by run so the machine's load falls on all alike:
+`unchecked` (what build-layer.sh ships), `checked` (hash-based .pyc that Python checks against its
+source) and `none` (no bytecode). --baseline names a build of another tree (e.g. main's, made with
+`sam build --build-dir`), measured the same way in the same runs. Then the floors: what parts of
+an import cost alone, from the same layers. A benchmark, not a test: nothing fails.
 """
 
 from __future__ import annotations
@@ -45,9 +53,23 @@ API_TARGET_MS = 150.0
 VARIANTS = ("unchecked", "checked", "none")
 PROBE = (
     "import json, sys, time; sys.path[:0] = json.loads(sys.argv[1]); "
-    "t, c = time.perf_counter(), time.process_time(); import app; "
+    "t, c = time.perf_counter(), time.process_time(); {statement}; "
     "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
 )
+# What a part of an init costs alone, from the layers of the function named (an API function's).
+FLOORS = {
+    "`import boto3`": "import boto3",
+    "`import pydantic`": "import pydantic",
+    "Powertools `Logger()`": "from aws_lambda_powertools import Logger; Logger()",
+    "Powertools `Tracer(auto_patch=False)` (imports the X-Ray SDK)": (
+        "from aws_lambda_powertools import Tracer; Tracer(auto_patch=False)"
+    ),
+    "Powertools' event handler with its validation (`openapi.params`)": (
+        "import aws_lambda_powertools.event_handler.openapi.params"
+    ),
+    "Powertools' batch utility (SQS functions)": "import aws_lambda_powertools.utilities.batch",
+}
+FLOOR_FUNCTION = "GetJobFunction"
 
 
 def sam_build(build_dir: Path) -> None:
@@ -138,10 +160,24 @@ def lambda_env(logical_id: str, function: dict[str, Any], task: Path) -> dict[st
     }
 
 
-def command(paths: list[Path], *flags: str) -> list[str]:
+def command(paths: list[Path], *flags: str, statement: str = "import app") -> list[str]:
     # -I: no user site, no PYTHON* variables, no script dir; -S: no site-packages (this venv's);
     # -B: nothing written, as on Lambda's read-only /opt and /var/task.
-    return [sys.executable, "-I", "-S", "-B", *flags, "-c", PROBE, json.dumps([str(p) for p in paths])]
+    probe = PROBE.format(statement=statement)
+    return [sys.executable, "-I", "-S", "-B", *flags, "-c", probe, json.dumps([str(p) for p in paths])]
+
+
+def first_clients(template: Template, logical_id: str) -> str:
+    """`import app`, then the clients the function's first request makes (by the services its policies grant)."""
+    policies = template.function_properties(logical_id).get("Policies", [])
+    names = " ".join(name for entry in policies if isinstance(entry, dict) for name in entry)
+    made = []
+    if "DynamoDB" in names:
+        made.append("aws.table('bench-table')")
+    if "S3" in names:
+        made.append("aws.client('s3')")
+    # The X-Ray SDK: the first traced invocation imports it (imagejobs.observability), where tracing is on.
+    return "; ".join(["import app", "import aws_xray_sdk.core", "from imagejobs.store import aws", *made])
 
 
 def sys_path(root: Path, function: dict[str, Any], logical_id: str, runtime: Path) -> list[Path]:
@@ -149,11 +185,16 @@ def sys_path(root: Path, function: dict[str, Any], logical_id: str, runtime: Pat
     return [root / logical_id, *layers, runtime]
 
 
-def importtime(root: Path, logical_id: str, function: dict[str, Any], runtime: Path) -> None:
+def importtime(root: Path, logical_id: str, function: dict[str, Any], runtime: Path, *, clients: bool = False) -> None:
     """The modules that cost most, own time summed per top-level package (imagejobs per subpackage)."""
     paths = sys_path(root, function, logical_id, runtime)
     done = subprocess.run(
-        command(paths, "-X", "importtime"),
+        command(
+            paths,
+            "-X",
+            "importtime",
+            statement=first_clients(Template.read("bench"), logical_id) if clients else "import app",
+        ),
         env=lambda_env(logical_id, function, paths[0]),
         capture_output=True,
         text=True,
@@ -169,12 +210,82 @@ def importtime(root: Path, logical_id: str, function: dict[str, Any], runtime: P
         print(f"{ms:8.1f} ms  {name}")
 
 
+def measure(command_line: list[str], env: dict[str, str], what: str) -> tuple[float, float]:
+    """(CPU ms, wall ms) of one probe."""
+    done = subprocess.run(command_line, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
+    wall, cpu = done.stdout.split()[-2:]
+    return float(cpu), float(wall)
+
+
+def median_cell(samples: list[tuple[float, float]]) -> str:
+    cpu, wall = (statistics.median(column) for column in zip(*samples, strict=True))
+    return f"{cpu:.0f} ({wall:.0f})"
+
+
+LABELS = {"unchecked": "", "checked": "checked .pyc: ", "none": "no .pyc: ", "baseline": "before: "}
+
+
+def report(
+    found: dict[str, dict[str, Any]],
+    roots: dict[str, Path],
+    variants: list[str],
+    *,
+    samples: dict[tuple[str, str, str], list[tuple[float, float]]],
+    floors: dict[str, list[tuple[float, float]]],
+    runs: int,
+) -> str:
+    heads = [h for mode in roots for h in (f"{LABELS[mode]}init", f"{LABELS[mode]}init + first request")]
+    out = [
+        f"`import app` from the x86_64 build, Lambda's variables: median of {runs}, CPU ms (wall ms); "
+        f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)",
+        "",
+        "| function | target (CPU) | " + " | ".join(heads) + " |",
+        "|---|---|" + "--:|" * len(heads),
+    ]
+    for logical_id in found:
+        target = TARGET_MS.get(logical_id, API_TARGET_MS)
+        init_cpu = statistics.median(cpu for cpu, _ in samples[(logical_id, variants[0], "init")])
+        verdict = "✓" if init_cpu <= target else "✗"
+        cells = " | ".join(
+            median_cell(samples[(logical_id, mode, statement)]) for mode in roots for statement in ("init", "clients")
+        )
+        out.append(f"| {logical_id.removesuffix('Function')} | ≤ {target:.0f} {verdict} | {cells} |")
+    out += [
+        "",
+        f"Floors: each alone in a fresh interpreter, from {FLOOR_FUNCTION.removesuffix('Function')}'s layers:",
+        "",
+        "| what | CPU ms (wall ms) |",
+        "|---|--:|",
+        *(f"| {name} | {median_cell(sampled)} |" for name, sampled in floors.items()),
+    ]
+    return "\n".join(out)
+
+
+def write(text: str) -> None:
+    """The tables between the `<!-- coldstart -->` markers of bench/README.md and README.md."""
+    for path in (ROOT / "bench" / "README.md", ROOT / "README.md"):
+        content = path.read_text()
+        pattern = re.compile(r"(<!-- coldstart -->\n).*?(<!-- /coldstart -->)", re.S)
+        if not pattern.search(content):
+            raise SystemExit(f"{path} has no <!-- coldstart --> … <!-- /coldstart --> markers")
+        path.write_text(pattern.sub(lambda m: m[1] + text + "\n" + m[2], content))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", type=Path, help="a `sam build` (x86_64) to use instead of building one")
+    parser.add_argument("--baseline", type=Path, help="a `sam build` (x86_64) of another tree, measured alike")
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--variants", default="unchecked", help=f"of {','.join(VARIANTS)} (default: unchecked)")
     parser.add_argument("--importtime", metavar="FUNCTION", help="one -X importtime of this function (unchecked)")
+    parser.add_argument("--clients", action="store_true", help="with --importtime: and its first request's clients")
+    parser.add_argument("--write", action="store_true", help="the tables into bench/README.md and README.md")
     args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if set(variants) - set(VARIANTS):
+        raise SystemExit(f"--variants: of {', '.join(VARIANTS)}")
     template = Template.read("bench")
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
         work = Path(scratch)
@@ -185,36 +296,37 @@ def main() -> None:
             sam_build(build)
         runtime = runtime_dir(work / "runtime")
         found = functions(template, build)
-        roots = {mode: variant(build, work / mode, mode) for mode in VARIANTS}
         if args.importtime:
-            importtime(roots["unchecked"], args.importtime, found[args.importtime], runtime)
+            root = variant(build, work / "unchecked", "unchecked")
+            importtime(root, args.importtime, found[args.importtime], runtime, clients=args.clients)
             return
-        samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        roots = {mode: variant(build, work / mode, mode) for mode in variants}
+        if args.baseline:
+            roots["baseline"] = variant(args.baseline, work / "baseline", "unchecked")
+        columns = [(mode, statement) for mode in roots for statement in ("init", "clients")]
+        samples: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+        floors: dict[str, list[tuple[float, float]]] = {}
+        floor_function = found[FLOOR_FUNCTION]
+        floor_paths = sys_path(roots[variants[0]], floor_function, FLOOR_FUNCTION, runtime)
+        floor_env = lambda_env(FLOOR_FUNCTION, floor_function, floor_paths[0])
         for run in range(args.runs + 1):  # the first run fills the page cache and is not counted
             print(f"run {run}/{args.runs}", file=sys.stderr)
             for logical_id, function in found.items():
-                for mode, root in roots.items():
-                    paths = sys_path(root, function, logical_id, runtime)
+                for mode, statement in columns:
+                    paths = sys_path(roots[mode], function, logical_id, runtime)
                     env = lambda_env(logical_id, function, paths[0])
-                    done = subprocess.run(command(paths), env=env, capture_output=True, text=True, check=False)
-                    if done.returncode != 0:
-                        raise SystemExit(f"{logical_id} ({mode}) failed:\n{done.stderr[-3000:]}")
+                    probe = "import app" if statement == "init" else first_clients(template, logical_id)
+                    sample = measure(command(paths, statement=probe), env, f"{logical_id} ({mode}, {statement})")
                     if run:
-                        wall, cpu = done.stdout.split()[-2:]
-                        samples.setdefault((logical_id, mode), []).append((float(cpu), float(wall)))
-    print(f"\n`import app`, median of {args.runs}, CPU ms (wall ms), x86_64 build, Lambda's variables\n")
-    print("| function | target (CPU) | unchecked-hash .pyc (shipped) | checked-hash .pyc | no .pyc (before) |")
-    print("|---|---|---|---|---|")
-    for logical_id in found:
-        target = TARGET_MS.get(logical_id, API_TARGET_MS)
-        medians = {
-            mode: [statistics.median(column) for column in zip(*samples[(logical_id, mode)], strict=True)]
-            for mode in VARIANTS
-        }
-        verdict = "✓" if medians["unchecked"][0] <= target else "✗"
-        cells = " | ".join(f"{medians[mode][0]:.0f} ({medians[mode][1]:.0f})" for mode in VARIANTS)
-        print(f"| {logical_id.removesuffix('Function')} | ≤ {target:.0f} {verdict} | {cells} |")
-    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+                        samples.setdefault((logical_id, mode, statement), []).append(sample)
+            for name, statement in FLOORS.items():
+                sample = measure(command(floor_paths, statement=statement), floor_env, name)
+                if run:
+                    floors.setdefault(name, []).append(sample)
+    text = report(found, roots, variants, samples=samples, floors=floors, runs=args.runs)
+    print(f"\n{text}")
+    if args.write:
+        write(text)
 
 
 if __name__ == "__main__":

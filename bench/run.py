@@ -41,6 +41,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import cases as bench_cases  # noqa: E402
+import cost  # noqa: E402
 import inputs  # noqa: E402
 
 RESULTS = BENCH / "results"
@@ -719,6 +720,9 @@ def main() -> None:
     )
     print()
     print(text)
+    # What a job costs on AWS at these CPU times, with the requests bench/calls.py counted (bench/cost.py).
+    print("\n## What a job costs\n")
+    print(cost.report(json.loads((RESULTS / "latest.json").read_text()), json.loads(cost.CALLS.read_text())))
 
 
 if __name__ == "__main__":

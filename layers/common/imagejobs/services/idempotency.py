@@ -2,7 +2,8 @@
 
 Powertools' idempotency utility keeps the answers in their own table for a day. The key is scoped
 by tenant, so two tenants' keys never meet; the body is validated, so a key reused with another
-body is a 409 rather than a silent replay.
+body is a 409 rather than a silent replay. The utility is imported by the first request with a key:
+it imports boto3, which a cold start would otherwise pay for at init (bench/coldstart.py).
 """
 
 from __future__ import annotations
@@ -11,17 +12,8 @@ import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import BaseModel
 
 from imagejobs.errors import ConflictError
@@ -31,25 +23,35 @@ from imagejobs.store import repository
 from imagejobs.store.aws import client
 from imagejobs.store.records import now
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
 KEEP_SECONDS = 86400
+_invocation: dict[str, Any] = {}  # the Lambda context of the invocation under way
 
 
 @cache
 def _store() -> DynamoDBPersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415 - see above
+
     return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name, boto3_client=client("dynamodb"))
 
 
-_CONFIG = IdempotencyConfig(
-    event_key_jmespath="[tenant_id, key]",
-    payload_validation_jmespath="body",
-    expires_after_seconds=KEEP_SECONDS,
-    raise_on_no_idempotency_key=True,
-)
+@cache
+def _config() -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig  # noqa: PLC0415 - see above
+
+    return IdempotencyConfig(
+        event_key_jmespath="[tenant_id, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=KEEP_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
 
 
 def register_lambda_context(context: Any) -> None:
     """Lets a request still in progress expire with the invocation, should the function time out."""
-    _CONFIG.register_lambda_context(context)
+    _invocation["context"] = context
 
 
 def claimed_id(scope: str, tenant_id: str, key: str | None, request: BaseModel, prefix: str) -> str:
@@ -75,9 +77,18 @@ def once[Answer: BaseModel](
     every time when there is no key."""
     if key is None:
         return make()
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function  # noqa: PLC0415 - see above
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    config = _config()
+    if "context" in _invocation:
+        config.register_lambda_context(_invocation["context"])
 
     @idempotent_function(
-        data_keyword_argument="request", persistence_store=_store(), config=_CONFIG, key_prefix=f"imagejobs.{scope}"
+        data_keyword_argument="request", persistence_store=_store(), config=config, key_prefix=f"imagejobs.{scope}"
     )
     def run(request: dict[str, Any]) -> dict[str, Any]:
         return make().model_dump(mode="json")

@@ -1,0 +1,71 @@
+"""A cold start imports what the function needs at init, and nothing that its first request can import
+when it needs it (bench/coldstart.py measures the difference): no boto3 or botocore's clients, no X-Ray
+SDK, no Powertools idempotency utility. Each handler is imported in a fresh interpreter, with the
+variables that turn tracing on as in Lambda; then the first AWS client patches botocore for X-Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from devstack.template import ROOT, Template
+
+TEMPLATE = Template.read("cold-imports")
+FUNCTIONS = sorted(TEMPLATE.resources("AWS::Serverless::Function"))
+# Imported by the first request that needs them, never at init.
+DEFERRED = (
+    "boto3",
+    "botocore.client",
+    "botocore.config",
+    "aws_xray_sdk.core",
+    "aws_lambda_powertools.utilities.idempotency",
+    "sqlite3",
+)
+
+
+def lambda_environment(logical_id: str) -> dict[str, str]:
+    code = ROOT / TEMPLATE.function_properties(logical_id)["CodeUri"]
+    return {
+        **os.environ,
+        "LAMBDA_TASK_ROOT": str(code),  # Powertools' Tracer is on where this is set (and SAM's local variables are not)
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "POWERTOOLS_METRICS_NAMESPACE": "imagejobs",
+    }
+
+
+def run(logical_id: str, statements: str) -> object:
+    code = ROOT / TEMPLATE.function_properties(logical_id)["CodeUri"]
+    path = [str(code), str(ROOT / "layers" / "common")]
+    program = f"import json, sys; sys.path[:0] = {path!r}; {statements}"
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=lambda_environment(logical_id), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_handler_imports_no_aws_sdk_and_no_xray_sdk_at_init(logical_id: str) -> None:
+    imported = run(logical_id, f"import app; print(json.dumps([m for m in {DEFERRED!r} if m in sys.modules]))")
+
+    assert imported == []
+
+
+def test_the_first_aws_client_patches_botocore_and_http_for_xray() -> None:
+    patched = run(
+        "GetJobFunction",
+        "import app; from imagejobs.store import aws; aws.client('s3'); aws.table('jobs'); "
+        "from aws_xray_sdk.core import patcher; print(json.dumps(sorted(patcher._PATCHED_MODULES)))",
+    )
+
+    assert patched == ["botocore", "httplib"]
