@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from imagejobs.settings import Access, Tier
 from imagejobs.spec.documents import CallbackDocument, ErrorDocument, JobState, JobStatus, OutputSummary, SourceDocument
 from imagejobs.spec.outputs import Output
+from imagejobs.spec.requests import BatchRequest
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
 CallbackStatus = Literal["pending", "delivered", "failed"]
@@ -79,6 +80,7 @@ class JobRecord(JobState, _Record):
     batch_id: str | None = None
     queued_at: datetime | None = None  # when its upload landed, for a job that waited for one
     notified: bool = False  # its Job Succeeded/Failed event was published
+    counted: bool = False  # its ending is in its prefix batch's counts
     version: int = 0
 
     @property
@@ -108,7 +110,14 @@ class JobRecord(JobState, _Record):
         """A failed job queued to run again from its source, its event and callback to come anew."""
         callback = new_callback(self.callback.url) if self.callback else None
         return self._move(
-            "retried", "queued", error=None, started_at=None, finished_at=None, notified=False, callback=callback
+            "retried",
+            "queued",
+            error=None,
+            started_at=None,
+            finished_at=None,
+            notified=False,
+            counted=False,
+            callback=callback,
         )
 
     def announced(self) -> JobRecord:
@@ -182,7 +191,17 @@ class GrantRecord(_Record):
         return self.bucket == bucket and key.startswith(self.prefix) and self.gives(access)
 
 
+BatchKind = Literal["jobs", "prefix"]
+# A prefix batch's listing: under way, done (every key made a job), stopped at MaxPrefixBatchJobs
+# (`truncated`), or given up (its message dead-lettered: the jobs made so far run, no more come).
+ListingStatus = Literal["listing", "listed", "truncated", "failed"]
+
+
 class BatchRecord(_Record):
+    """A batch of listed jobs (`job_ids`, their ends kept as sets of ids: 100 at most), or of every
+    object under a prefix (`request`, their ends kept as counters: the jobs are too many to list in
+    one item, and are found by the table's ByBatch index)."""
+
     tenant_id: str
     id: str
     job_ids: list[str]
@@ -193,11 +212,33 @@ class BatchRecord(_Record):
     succeeded: list[str] = Field(default_factory=list)  # the ids of its jobs that ended so
     failed: list[str] = Field(default_factory=list)
     completed_at: datetime | None = None
+    completions: int = 0  # it completes again after its failed jobs are retried
     notified: bool = False  # its Batch Completed event was published
+    kind: BatchKind = "jobs"
+    tier: Tier = "keyed"
+    request: BatchRequest | None = None  # a prefix batch's: what each object's job is made of
+    listed: int = 0  # a prefix batch's jobs made so far
+    succeeded_count: int = 0  # ... and how many of them ended so (each counted once per ending)
+    failed_count: int = 0
+    listing: ListingStatus = "listed"
+    listing_error: ErrorDocument | None = None
+    page: int = 0  # the next page of the listing
+    retrying: bool = False  # its failed jobs are being queued again, page by page
+
+    @property
+    def total(self) -> int:
+        return self.listed if self.kind == "prefix" else len(self.job_ids)
 
     @property
     def ended(self) -> int:
+        if self.kind == "prefix":
+            return self.succeeded_count + self.failed_count
         return len(self.succeeded) + len(self.failed)
+
+    @property
+    def complete(self) -> bool:
+        """Every job it will have has ended: its listing (or retry) is over, and nothing runs."""
+        return self.listing != "listing" and not self.retrying and self.ended == self.total
 
     def callback_attempted(self, status: CallbackStatus, attempts: int) -> BatchRecord:
         if self.callback is None:
@@ -205,11 +246,11 @@ class BatchRecord(_Record):
         return self._with(callback=CallbackDocument(url=self.callback.url, status=status, attempts=attempts))
 
     def completed(self) -> BatchRecord:
-        if self.ended != len(self.job_ids) or self.completed_at is not None:
+        if not self.complete or self.completed_at is not None:
             raise IllegalTransitionError(
-                f"batch {self.id} has {self.ended} of {len(self.job_ids)} jobs ended: it cannot complete"
+                f"batch {self.id} has {self.ended} of {self.total} jobs ended: it cannot complete"
             )
-        return self._with(completed_at=now())
+        return self._with(completed_at=now(), completions=self.completions + 1)
 
 
 def new_callback(url: str) -> CallbackDocument:

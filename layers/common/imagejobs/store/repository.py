@@ -61,6 +61,8 @@ def _too_large(error: ClientError) -> bool:
 
 
 def _job_item(job: JobRecord) -> dict[str, Any]:
+    """A batch's jobs are also in the ByBatch index, by status: a page of its failed ones is a query."""
+    by_batch = {"batch": _batch_index_key(job.tenant_id, job.batch_id), "batch_sk": f"{job.status}#{job.id}"}
     return {
         "pk": _tenant_pk(job.tenant_id),
         "sk": f"JOB#{job.id}",
@@ -68,7 +70,12 @@ def _job_item(job: JobRecord) -> dict[str, Any]:
         "version": job.version,
         "ttl": _epoch(job.expires_at),
         "data": job.model_dump_json(),
+        **(by_batch if job.batch_id else {}),
     }
+
+
+def _batch_index_key(tenant_id: str, batch_id: str | None) -> str:
+    return f"{tenant_id}#{batch_id}"
 
 
 def put_new_job(job: JobRecord) -> JobRecord:
@@ -173,6 +180,7 @@ def put_new_batch(batch: BatchRecord) -> BatchRecord:
                 **_batch_key(batch.tenant_id, batch.id),
                 "ttl": _epoch(batch.expires_at),
                 "data": batch.model_dump_json(),
+                **({"listing": batch.listing, "page": batch.page} if batch.kind == "prefix" else {}),
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -184,6 +192,10 @@ def put_new_batch(batch: BatchRecord) -> BatchRecord:
     return batch
 
 
+# What a batch's item's own attributes say happened since it was made (its `data` is as it was made).
+_BATCH_COUNTERS = {"listed": "listed", "n_succeeded": "succeeded_count", "n_failed": "failed_count", "page": "page"}
+
+
 def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
     """The batch as created, with what its item's own attributes say happened since."""
     data = json.loads(item["data"])
@@ -193,8 +205,13 @@ def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
             "succeeded": sorted(item.get("succeeded", ())),
             "failed": sorted(item.get("failed", ())),
             "completed_at": item.get("completed_at"),
+            "completions": int(item.get("completions", 1 if item.get("completed_at") else 0)),
             "notified": bool(item.get("notified", False)),
             "callback": {**data["callback"], **item.get("callback", {})} if data.get("callback") else None,
+            **{field: int(item[name]) for name, field in _BATCH_COUNTERS.items() if name in item},
+            "listing": item.get("listing", data.get("listing", "listed")),
+            "listing_error": json.loads(item["listing_error"]) if "listing_error" in item else None,
+            "retrying": bool(item.get("retrying", False)),
         }
     )
 
@@ -205,7 +222,7 @@ def get_batch(tenant_id: str, batch_id: str) -> BatchRecord | None:
 
 
 def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool) -> BatchRecord:
-    """Counts the job as ended (once, whatever is redelivered); the batch as it is now."""
+    """Counts the job as ended in its batch of listed jobs (once, whatever is redelivered); the batch as it is now."""
     ended, other = ("succeeded", "failed") if succeeded else ("failed", "succeeded")
     item = _table().update_item(
         Key=_batch_key(tenant_id, batch_id),
@@ -217,14 +234,217 @@ def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool)
     return _batch_from_item(item)
 
 
+def _transact(actions: list[dict[str, Any]]) -> None:
+    """Writes the actions all or none (each an item of TransactItems, its table filled in)."""
+    name = get_settings().table_name
+    items = [{kind: {"TableName": name, **action}} for entry in actions for kind, action in entry.items()]
+    _table().meta.client.transact_write_items(TransactItems=items)
+
+
+def _cancelled(error: ClientError) -> list[str]:
+    """The reason of each action of a cancelled transaction ("None" for those that were not the cause)."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        raise error
+    return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+
+
+def _put_job_action(job: JobRecord, *, new: bool) -> tuple[JobRecord, dict[str, Any]]:
+    """The job with its next version, and the transaction's Put of it (the read version's, or a new one)."""
+    saved = job if new else job.model_copy(update={"version": job.version + 1})
+    if new:
+        return saved, {"Put": {"Item": _job_item(saved), "ConditionExpression": "attribute_not_exists(pk)"}}
+    return saved, {
+        "Put": {
+            "Item": _job_item(saved),
+            "ConditionExpression": "attribute_exists(pk) AND version = :read",
+            "ExpressionAttributeValues": {":read": job.version},
+        }
+    }
+
+
+TRANSACTION_JOBS = 99  # with the batch's own update: DynamoDB's 100 actions in one transaction
+
+
+def put_batch_jobs(batch: BatchRecord, jobs: list[JobRecord]) -> list[JobRecord]:
+    """Records the prefix batch's new jobs and counts them as listed, each job once (a job already
+    there, made by an earlier delivery of the page, was counted with it); the jobs it recorded."""
+    made: list[JobRecord] = []
+    for start in range(0, len(jobs), TRANSACTION_JOBS):
+        chunk = jobs[start : start + TRANSACTION_JOBS]
+        for _ in range(10):
+            if not chunk:
+                break
+            count = {
+                "Update": {
+                    "Key": _batch_key(batch.tenant_id, batch.id),
+                    "UpdateExpression": "ADD listed :n",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":n": len(chunk)},
+                }
+            }
+            try:
+                _transact([*(_put_job_action(job, new=True)[1] for job in chunk), count])
+            except ClientError as error:
+                reasons = _cancelled(error)
+                there = {
+                    job.id for job, reason in zip(chunk, reasons, strict=False) if reason == "ConditionalCheckFailed"
+                }
+                chunk = [job for job in chunk if job.id not in there]  # conflicts are tried again as they are
+                continue
+            made += chunk
+            break
+        else:
+            raise ConflictError(f"batch {batch.id}: its jobs could not be recorded for concurrent writes")
+    return made
+
+
+def advance_listing(batch: BatchRecord, page: int, listing: str) -> BatchRecord | None:
+    """Moves the prefix batch's listing past `page` (to `listing`: still `listing`, or how it ended);
+    None when a delivery of that page did already."""
+    try:
+        item = _table().update_item(
+            Key=_batch_key(batch.tenant_id, batch.id),
+            UpdateExpression="SET page = :next, listing = :listing",
+            ConditionExpression="page = :page AND listing = :listing_now",
+            ExpressionAttributeValues={
+                ":next": page + 1,
+                ":page": page,
+                ":listing": listing,
+                ":listing_now": "listing",
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return _batch_from_item(item)
+
+
+def fail_listing(tenant_id: str, batch_id: str, error: dict[str, str], *, retrying: bool) -> BatchRecord | None:
+    """Ends the prefix batch's listing (or, `retrying`, the queueing of its failed jobs again) as
+    failed, saying why; the batch as it is now, or None when that had ended already."""
+    ended = "retrying = :no" if retrying else "listing = :failed"
+    try:
+        item = _table().update_item(
+            Key=_batch_key(tenant_id, batch_id),
+            UpdateExpression=f"SET {ended}, listing_error = :error",
+            ConditionExpression="retrying = :yes" if retrying else "listing = :listing",
+            ExpressionAttributeValues={
+                ":error": json.dumps(error),
+                **({":no": False, ":yes": True} if retrying else {":failed": "failed", ":listing": "listing"}),
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as error_:
+        if _condition_failed(error_):
+            return None
+        raise
+    return _batch_from_item(item)
+
+
+def count_batch_job(job: JobRecord) -> JobRecord:
+    """Counts the ended job of a prefix batch into the batch's counts, once (the job records that it
+    is counted in the same transaction); the job as saved. ConflictError when it changed meanwhile."""
+    saved, put = _put_job_action(job.model_copy(update={"counted": True}), new=False)
+    counter = "n_succeeded" if job.status == "succeeded" else "n_failed"
+    count = {
+        "Update": {
+            "Key": _batch_key(job.tenant_id, str(job.batch_id)),
+            "UpdateExpression": f"ADD {counter} :one",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":one": 1},
+        }
+    }
+    try:
+        _transact([put, count])
+    except ClientError as error:
+        raise ConflictError(f"job {job.id} could not be counted: {_cancelled(error)}") from error
+    return saved
+
+
+def retry_batch_job(job: JobRecord, retried: JobRecord) -> JobRecord:
+    """Saves the failed job of a batch as `retried`, taking it out of its batch's failed ones and
+    reopening the batch (it completes again when its jobs have ended). ConflictError when it changed."""
+    saved, put = _put_job_action(retried, new=False)
+    batch_key = _batch_key(job.tenant_id, str(job.batch_id))
+    if job.counted:
+        uncount = "ADD n_failed :minus REMOVE completed_at, notified"
+        values: dict[str, Any] = {":minus": -1}
+    else:  # a batch of listed jobs keeps the ids; a prefix batch's job not counted yet has nothing to undo
+        uncount, values = "DELETE failed :job REMOVE completed_at, notified", {":job": {job.id}}
+    update = {"Update": {"Key": batch_key, "UpdateExpression": uncount, "ExpressionAttributeValues": values}}
+    try:
+        _transact([put, update])
+    except ClientError as error:
+        raise ConflictError(f"job {job.id} could not be retried: {_cancelled(error)}") from error
+    return saved
+
+
+def start_batch_retry(tenant_id: str, batch_id: str) -> bool:
+    """Marks the completed prefix batch as having its failed jobs queued again; False when it is not completed."""
+    try:
+        _table().update_item(
+            Key=_batch_key(tenant_id, batch_id),
+            UpdateExpression="SET retrying = :yes REMOVE completed_at, notified",
+            ConditionExpression="attribute_exists(completed_at)",
+            ExpressionAttributeValues={":yes": True},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def end_batch_retry(tenant_id: str, batch_id: str) -> BatchRecord:
+    """Every failed job of the batch was queued again; the batch as it is now."""
+    item = _table().update_item(
+        Key=_batch_key(tenant_id, batch_id),
+        UpdateExpression="SET retrying = :no",
+        ExpressionAttributeValues={":no": False},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    return _batch_from_item(item)
+
+
+def batch_jobs_with_status(
+    tenant_id: str, batch_id: str, status: str, *, limit: int, after: str | None
+) -> tuple[list[str], str | None]:
+    """The ids of the batch's jobs in this status, in id order, `limit` at most, from after the job id
+    `after` (the ByBatch index: eventually consistent, so a job may have moved on since); and the id to
+    continue after, when there may be more."""
+    query: dict[str, Any] = {
+        "IndexName": "ByBatch",
+        "KeyConditionExpression": "#batch = :batch AND begins_with(batch_sk, :status)",
+        "ExpressionAttributeNames": {"#batch": "batch"},
+        "ExpressionAttributeValues": {":batch": _batch_index_key(tenant_id, batch_id), ":status": f"{status}#"},
+    }
+    if after:
+        query["ExclusiveStartKey"] = {
+            "batch": _batch_index_key(tenant_id, batch_id),
+            "batch_sk": f"{status}#{after}",
+            "pk": _tenant_pk(tenant_id),
+            "sk": f"JOB#{after}",
+        }
+    found: list[str] = []
+    while len(found) < limit:
+        page = _table().query(**query, Limit=limit - len(found))
+        found += [item["batch_sk"].split("#", 1)[1] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return found, None
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found, found[-1]
+
+
 def complete_batch(batch: BatchRecord) -> bool:
-    """Marks the batch completed, once: True for the caller that did."""
+    """Marks the batch completed, once per completion: True for the caller that did."""
     try:
         _table().update_item(
             Key=_batch_key(batch.tenant_id, batch.id),
-            UpdateExpression="SET completed_at = :at",
+            UpdateExpression="SET completed_at = :at ADD completions :one",
             ConditionExpression="attribute_not_exists(completed_at)",
-            ExpressionAttributeValues={":at": now().isoformat()},
+            ExpressionAttributeValues={":at": now().isoformat(), ":one": 1},
         )
     except ClientError as error:
         if _condition_failed(error):
