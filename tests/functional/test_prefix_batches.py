@@ -89,7 +89,11 @@ def test_a_prefix_becomes_one_job_per_matching_object_and_completes_once(
     # WHEN a batch asks for every .jpg, .jpeg and .png under it
     batch_id = create(
         api,
-        {**prefix_batch(folder, suffixes=[".jpg", ".JPEG", ".png"]), "callback_url": receiver.url, "metadata": {"x": 1}},
+        {
+            **prefix_batch(folder, suffixes=[".jpg", ".JPEG", ".png"]),
+            "callback_url": receiver.url,
+            "metadata": {"x": 1},
+        },
     )
     drain_until(stack, lambda: len(receiver.deliveries) >= 1)
 
@@ -332,4 +336,4 @@ def test_outputs_are_checked_as_each_job_would_be(api: Client, folder: str) -> N
     assert refusal(api, body)["details"][0]["path"] == "outputs[0].destination.key"
     assert refusal(api, {**prefix_batch(folder), "outputs": []})["details"][0]["path"] == "outputs"
     both = refusal(api, {**prefix_batch(folder), "jobs": [{"source": {"url": "https://a.example/x.jpg"}}]})
-    assert both["details"][0]["path"] == "body"
+    assert both["details"][0]["path"] == "source"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from imagejobs.spec import keys, presets
 from imagejobs.spec.formats import INPUT_CONTENT_TYPES, page_ranges
@@ -279,7 +279,8 @@ class BatchRequest(Strict):
         default=None, min_length=1, max_length=MAX_BATCH_JOBS, description="Up to 100 jobs; or a `source`."
     )
     source: BatchSource | None = Field(
-        default=None, description="Instead of `jobs`: one job per object under a prefix of a connected bucket."
+        default=None,
+        description="Instead of `jobs`: one job per object under a prefix of a connected bucket.",
     )
     outputs: list[Output] = Field(
         default_factory=list, max_length=10, description="With `source`: each object's outputs; or a `preset`."
@@ -298,9 +299,16 @@ class BatchRequest(Strict):
             raise ValueError(f"must be one of {', '.join(presets.NAMES)}")
         return value
 
+    @field_validator("source")
+    @classmethod
+    def _one_kind(cls, value: BatchSource | None, info: ValidationInfo) -> BatchSource | None:
+        if value is not None and info.data.get("jobs") is not None:
+            raise ValueError("give jobs, or a source (s3_prefix) with outputs or a preset, not both")
+        return value
+
     @model_validator(mode="after")
-    def _one_kind(self) -> BatchRequest:
-        if (self.jobs is None) == (self.source is None):
+    def _prefix_only(self) -> BatchRequest:
+        if self.jobs is None and self.source is None:
             raise ValueError("give jobs, or a source (s3_prefix) with outputs or a preset")
         given = self.model_fields_set & {"outputs", "preset", "ttl_seconds"}
         if self.jobs is not None and given:
