@@ -156,7 +156,9 @@ def test_a_page_delivered_again_makes_no_job_twice_and_counts_none_twice(
         assert deliver(stack, page)["batchItemFailures"]  # back to the queue
     after_first = repository.get_batch(stack.tenant_id, batch_id)
     assert after_first is not None
-    assert (after_first.listed, after_first.page, after_first.listing) == (5, 0, "listing")
+    assert (after_first.listed, after_first.page, after_first.listing) == (0, 0, "listing")  # counted with the move on
+    made, _ = repository.batch_jobs_with_status(stack.tenant_id, batch_id, "queued", limit=100, after=None)
+    assert len(made) == 5  # recorded, never queued
 
     # WHEN the page is delivered again, twice (a redelivery and a duplicate)
     assert deliver(stack, page, attempt=2) == {"batchItemFailures": []}

@@ -25,7 +25,7 @@ from imagejobs_client.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from imagejobs_client.models import Batch, BatchCreated, Job, JobError, JobPage, Output, UploadForm
+from imagejobs_client.models import Batch, BatchCreated, FailedJob, Job, JobError, JobPage, Output, UploadForm
 from imagejobs_client.outputs import parse_output
 from imagejobs_client.webhooks import WebhookEvent, WebhookVerifier, verify_webhook
 
@@ -39,6 +39,7 @@ __all__ = [
     "Config",
     "ConflictError",
     "ErrorDetail",
+    "FailedJob",
     "ImageJobsError",
     "InvalidRequestError",
     "Job",

@@ -3,7 +3,6 @@ follows when it was the last). Shared by the processor and the dead-letter queue
 
 from __future__ import annotations
 
-from imagejobs.errors import ConflictError
 from imagejobs.services import measures, views
 from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
 from imagejobs.store import bus, repository
@@ -37,36 +36,18 @@ def _count_into_batch(job: JobRecord) -> None:
     batch completes."""
     if job.batch_id is None:
         return
-    batch = repository.get_batch(job.tenant_id, job.batch_id)
-    if batch is None:
-        return
-    if batch.kind == "jobs":
-        batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
+    if job.counted:  # a prefix batch's job counted by an earlier delivery: its batch may not know it is done
+        batch = repository.get_batch(job.tenant_id, job.batch_id)
+    elif job.prefix_batch:
+        batch = repository.count_batch_job(job)
+        # (not when it was retried meanwhile: its next ending is counted anew)
+        repository.update_job(
+            job.tenant_id, job.id, lambda now: now.counted_in_batch() if now.status == job.status else now
+        )
     else:
-        if not _count(job):
-            return
-        batch = repository.get_batch(job.tenant_id, job.batch_id)  # with its count, and any that came meanwhile
-        if batch is None:
-            return
-    complete_if_done(batch)
-
-
-def _count(job: JobRecord) -> bool:
-    """Counts the ended job into its prefix batch's counts, in one transaction with the job's own
-    record of it; whether it is counted now (not when it is gone, or was retried meanwhile)."""
-    for _ in range(5):
-        if job.counted:
-            return True
-        try:
-            repository.count_batch_job(job)
-        except ConflictError:
-            current = repository.get_job(job.tenant_id, job.id)
-            if current is None or current.status != job.status:
-                return False
-            job = current
-            continue
-        return True
-    raise ConflictError(f"job {job.id} keeps changing: it could not be counted into its batch")
+        batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
+    if batch is not None:
+        complete_if_done(batch)
 
 
 def complete_if_done(batch: BatchRecord) -> None:

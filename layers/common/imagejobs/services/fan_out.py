@@ -4,9 +4,10 @@ and the queueing again of its failed jobs when it is retried, one page per messa
 Each page makes its jobs, queues them, moves the batch's listing past it and asks for the next page
 (a message with the page's last key, S3's StartAfter), in that order, so no invocation is long and
 its memory is one page whatever the prefix holds; a delivery again of a page whose listing moved on
-asks for the next page again, in case the first stopped before. A job's id is derived from the batch and the key, and
-jobs are recorded with their count in one transaction each 99 (`repository.put_batch_jobs`): a page
-delivered again makes no job twice and counts none twice; it queues its jobs again (a job runs once).
+asks for the next page again, in case the first stopped before. A job's id is derived from the batch and the key and
+recorded only if it is not there (`repository.put_batch_jobs`), and a page's jobs are counted with
+the move past it (`repository.advance_listing`, once per page): a page delivered again makes no job
+twice and counts none twice; it queues its jobs again (a job runs once).
 
 The batch completes when its listing has ended and every job made has ended, checked by whichever
 of the two comes last (`endings.complete_if_done`). What cannot be listed (the bucket gone, the
@@ -92,11 +93,12 @@ def list_page(message: queue.ListPageMessage, *, redelivered: bool) -> None:
         return
     room = get_settings().max_prefix_batch_jobs - batch.listed
     matching = [key for key in listed.keys if prefix.matches(key)]
-    made = _make_jobs(batch, matching[:room], redelivered=redelivered)
+    taken = matching[:room]
+    made = _make_jobs(batch, taken, redelivered=redelivered)
     truncated = len(matching) > room or (listed.more and len(matching) >= room)
     more = listed.more and not truncated
     status = "listing" if more else "truncated" if truncated else "listed"
-    advanced = repository.advance_listing(batch, message.page, status)  # None: another delivery of it did
+    advanced = repository.advance_listing(batch, message.page, len(taken), status)  # None: another delivery did
     logger.info(
         "page listed",
         extra={"batch_id": batch.id, "page": message.page, "keys": len(listed.keys), "jobs": made, "listing": status},
@@ -120,8 +122,8 @@ def _make_jobs(batch: BatchRecord, keys: list[str], *, redelivered: bool) -> int
         job = creation.new_job(
             caller, batch.request.job(key), derived_id("job", batch.id, key), batch_id=batch.id, landed=True
         )
-        jobs_.append(job.model_copy(update={"expires_at": batch.expires_at}))
-    made = repository.put_batch_jobs(batch, jobs_)
+        jobs_.append(job.model_copy(update={"expires_at": batch.expires_at, "prefix_batch": True}))
+    made = repository.put_batch_jobs(jobs_)
     queue.send_jobs(batch.tenant_id, [job.id for job in (jobs_ if redelivered else made)])
     return len(made)
 

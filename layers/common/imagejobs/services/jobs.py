@@ -89,9 +89,10 @@ def retry_job(tenant_id: str, job_id: str) -> JobDocument:
 def retry(job: JobRecord) -> JobRecord:
     """Saves the failed job as queued again (not sent yet). A job of a batch leaves its batch's failed
     ones and reopens the batch, which completes again once the job has ended."""
-    if job.batch_id is None:
-        return repository.save_job(job.retried())
-    return repository.retry_batch_job(job, job.retried())
+    retried = repository.save_job(job.retried())
+    if job.batch_id is not None:
+        repository.uncount_batch_job(job)
+    return retried
 
 
 def delete_job(tenant_id: str, job_id: str) -> None:

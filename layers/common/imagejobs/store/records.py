@@ -80,6 +80,7 @@ class JobRecord(JobState, _Record):
     batch_id: str | None = None
     queued_at: datetime | None = None  # when its upload landed, for a job that waited for one
     notified: bool = False  # its Job Succeeded/Failed event was published
+    prefix_batch: bool = False  # its batch counts its jobs' endings rather than keeping their ids
     counted: bool = False  # its ending is in its prefix batch's counts
     version: int = 0
 
@@ -125,6 +126,14 @@ class JobRecord(JobState, _Record):
         if not self.finished:
             raise IllegalTransitionError(f"job {self.id} is {self.status}: only an ended job is announced")
         return self._with(notified=True)
+
+    def counted_in_batch(self) -> JobRecord:
+        """Its ending was counted into its prefix batch's counts."""
+        if not (self.finished and self.prefix_batch):
+            raise IllegalTransitionError(
+                f"job {self.id} is {self.status}: only an ended job of a prefix batch is counted"
+            )
+        return self._with(counted=True)
 
     def callback_attempted(self, status: CallbackStatus, attempts: int) -> JobRecord:
         if self.callback is None:
@@ -237,8 +246,12 @@ class BatchRecord(_Record):
 
     @property
     def complete(self) -> bool:
-        """Every job it will have has ended: its listing (or retry) is over, and nothing runs."""
-        return self.listing != "listing" and not self.retrying and self.ended == self.total
+        """Every job it will have has ended: its listing (or retry) is over, and nothing runs. (A prefix
+        batch's count may pass its total when a delivery stopped between counting a job and recording
+        that it did: `services.endings`.)"""
+        if self.kind == "prefix":
+            return self.listing != "listing" and not self.retrying and self.ended >= self.total
+        return not self.retrying and self.ended == self.total
 
     def callback_attempted(self, status: CallbackStatus, attempts: int) -> BatchRecord:
         if self.callback is None:

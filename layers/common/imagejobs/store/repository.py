@@ -234,81 +234,34 @@ def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool)
     return _batch_from_item(item)
 
 
-def _transact(actions: list[dict[str, Any]]) -> None:
-    """Writes the actions all or none (each an item of TransactItems, its table filled in)."""
-    name = get_settings().table_name
-    items = [{kind: {"TableName": name, **action}} for entry in actions for kind, action in entry.items()]
-    _table().meta.client.transact_write_items(TransactItems=items)
-
-
-def _cancelled(error: ClientError) -> list[str]:
-    """The reason of each action of a cancelled transaction ("None" for those that were not the cause)."""
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        raise error
-    return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
-
-
-def _put_job_action(job: JobRecord, *, new: bool) -> tuple[JobRecord, dict[str, Any]]:
-    """The job with its next version, and the transaction's Put of it (the read version's, or a new one)."""
-    saved = job if new else job.model_copy(update={"version": job.version + 1})
-    if new:
-        return saved, {"Put": {"Item": _job_item(saved), "ConditionExpression": "attribute_not_exists(pk)"}}
-    return saved, {
-        "Put": {
-            "Item": _job_item(saved),
-            "ConditionExpression": "attribute_exists(pk) AND version = :read",
-            "ExpressionAttributeValues": {":read": job.version},
-        }
-    }
-
-
-TRANSACTION_JOBS = 99  # with the batch's own update: DynamoDB's 100 actions in one transaction
-
-
-def put_batch_jobs(batch: BatchRecord, jobs: list[JobRecord]) -> list[JobRecord]:
-    """Records the prefix batch's new jobs and counts them as listed, each job once (a job already
-    there, made by an earlier delivery of the page, was counted with it); the jobs it recorded."""
-    made: list[JobRecord] = []
-    for start in range(0, len(jobs), TRANSACTION_JOBS):
-        chunk = jobs[start : start + TRANSACTION_JOBS]
-        for _ in range(10):
-            if not chunk:
-                break
-            count = {
-                "Update": {
-                    "Key": _batch_key(batch.tenant_id, batch.id),
-                    "UpdateExpression": "ADD listed :n",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":n": len(chunk)},
-                }
-            }
-            try:
-                _transact([*(_put_job_action(job, new=True)[1] for job in chunk), count])
-            except ClientError as error:
-                reasons = _cancelled(error)
-                there = {
-                    job.id for job, reason in zip(chunk, reasons, strict=False) if reason == "ConditionalCheckFailed"
-                }
-                chunk = [job for job in chunk if job.id not in there]  # conflicts are tried again as they are
-                continue
-            made += chunk
-            break
-        else:
-            raise ConflictError(f"batch {batch.id}: its jobs could not be recorded for concurrent writes")
+def put_batch_jobs(jobs: list[JobRecord]) -> list[JobRecord]:
+    """Records a prefix batch's new jobs, each once (a job already there, made by an earlier delivery
+    of the same page, is left as it is); the jobs it recorded."""
+    made = []
+    for job in jobs:
+        try:
+            _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            continue
+        made.append(job)
     return made
 
 
-def advance_listing(batch: BatchRecord, page: int, listing: str) -> BatchRecord | None:
-    """Moves the prefix batch's listing past `page` (to `listing`: still `listing`, or how it ended);
-    None when a delivery of that page did already."""
+def advance_listing(batch: BatchRecord, page: int, listed: int, listing: str) -> BatchRecord | None:
+    """Counts the `listed` jobs of the prefix batch's `page` and moves its listing past it (to
+    `listing`: still `listing`, or how it ended), once per page; None when a delivery of that page
+    did already."""
     try:
         item = _table().update_item(
             Key=_batch_key(batch.tenant_id, batch.id),
-            UpdateExpression="SET page = :next, listing = :listing",
+            UpdateExpression="SET page = :next, listing = :listing ADD listed :listed",
             ConditionExpression="page = :page AND listing = :listing_now",
             ExpressionAttributeValues={
                 ":next": page + 1,
                 ":page": page,
+                ":listed": listed,
                 ":listing": listing,
                 ":listing_now": "listing",
             },
@@ -343,42 +296,34 @@ def fail_listing(tenant_id: str, batch_id: str, error: dict[str, str], *, retryi
     return _batch_from_item(item)
 
 
-def count_batch_job(job: JobRecord) -> JobRecord:
-    """Counts the ended job of a prefix batch into the batch's counts, once (the job records that it
-    is counted in the same transaction); the job as saved. ConflictError when it changed meanwhile."""
-    saved, put = _put_job_action(job.model_copy(update={"counted": True}), new=False)
+def count_batch_job(job: JobRecord) -> BatchRecord:
+    """Counts the ended job of a prefix batch into the batch's counts; the batch as it is now. The
+    caller then records on the job that it is counted: a job is counted once but for a delivery that
+    stops between the two (counted twice then, never not at all)."""
     counter = "n_succeeded" if job.status == "succeeded" else "n_failed"
-    count = {
-        "Update": {
-            "Key": _batch_key(job.tenant_id, str(job.batch_id)),
-            "UpdateExpression": f"ADD {counter} :one",
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": {":one": 1},
-        }
-    }
-    try:
-        _transact([put, count])
-    except ClientError as error:
-        raise ConflictError(f"job {job.id} could not be counted: {_cancelled(error)}") from error
-    return saved
+    item = _table().update_item(
+        Key=_batch_key(job.tenant_id, str(job.batch_id)),
+        UpdateExpression=f"ADD {counter} :one",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":one": 1},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    return _batch_from_item(item)
 
 
-def retry_batch_job(job: JobRecord, retried: JobRecord) -> JobRecord:
-    """Saves the failed job of a batch as `retried`, taking it out of its batch's failed ones and
-    reopening the batch (it completes again when its jobs have ended). ConflictError when it changed."""
-    saved, put = _put_job_action(retried, new=False)
-    batch_key = _batch_key(job.tenant_id, str(job.batch_id))
-    if job.counted:
-        uncount = "ADD n_failed :minus REMOVE completed_at, notified"
-        values: dict[str, Any] = {":minus": -1}
+def uncount_batch_job(job: JobRecord) -> None:
+    """Takes the failed job, retried, out of its batch's failed ones and reopens the batch (it
+    completes again once the job has ended)."""
+    values: dict[str, Any]
+    if job.counted:  # a prefix batch's counted job
+        update, values = "ADD n_failed :minus REMOVE completed_at, notified", {":minus": -1}
     else:  # a batch of listed jobs keeps the ids; a prefix batch's job not counted yet has nothing to undo
-        uncount, values = "DELETE failed :job REMOVE completed_at, notified", {":job": {job.id}}
-    update = {"Update": {"Key": batch_key, "UpdateExpression": uncount, "ExpressionAttributeValues": values}}
-    try:
-        _transact([put, update])
-    except ClientError as error:
-        raise ConflictError(f"job {job.id} could not be retried: {_cancelled(error)}") from error
-    return saved
+        update, values = "DELETE failed :job REMOVE completed_at, notified", {":job": {job.id}}
+    _table().update_item(
+        Key=_batch_key(job.tenant_id, str(job.batch_id)),
+        UpdateExpression=update,
+        ExpressionAttributeValues=values,
+    )
 
 
 def start_batch_retry(tenant_id: str, batch_id: str) -> bool:
