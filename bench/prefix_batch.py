@@ -2,17 +2,20 @@
 only): how fast the fan-out function makes the jobs, how fast they run, and the fan-out's peak
 memory in each of its invocations (one page of up to 1,000 keys each).
 
-    .venv/bin/python bench/prefix_batch.py [OBJECTS]
+    .venv/bin/python bench/prefix_batch.py [OBJECTS] [--run-for SECONDS]
 
-The fan-out's pages are delivered first, alone, each under tracemalloc (reset before every
-invocation: what it shows is that invocation's peak, and it includes what the in-process S3 and
-DynamoDB emulators allocate to answer it, so it is an upper bound), then the job messages they
-queued are run by the stack's pollers, as Lambda's would, until the batch has completed. Jobs per
-second are reported for both phases and end to end.
+The fan-out's pages are delivered first, alone; every fourth (the first two too) under tracemalloc
+(reset before the invocation: what it shows is that invocation's peak, and it includes what the
+in-process S3 and DynamoDB emulators allocate to answer it, so it is an upper bound; tracemalloc
+slows what it watches, so the others run without it), every one with the growth of the process's
+ru_maxrss. Then the job messages they queued are run by the stack's pollers, as Lambda's would,
+until the batch has completed, or for `--run-for` seconds at most (the rate is then that of the
+jobs run in that time). Jobs per second are reported for both phases.
 """
 
 from __future__ import annotations
 
+import argparse
 import resource
 import sys
 import threading
@@ -20,6 +23,7 @@ import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
@@ -44,8 +48,36 @@ def put_objects(stack: Stack, count: int) -> float:
     return time.monotonic() - started
 
 
+def list_pages(fan_out: Any) -> tuple[list[tuple[int, int]], list[int], list[float]]:
+    """Delivers the fan-out's messages until none is left: each traced page's (index, tracemalloc
+    peak), every page's ru_maxrss growth (KiB), and the untraced pages' seconds."""
+    peaks: list[tuple[int, int]] = []
+    rss_growth: list[int] = []
+    seconds: list[float] = []
+    while True:
+        watched = len(rss_growth) < 2 or len(rss_growth) % 4 == 0
+        if watched:
+            tracemalloc.start()
+        rss_before, began = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
+        delivered = fan_out.poll_once(wait_seconds=0)
+        peak = tracemalloc.get_traced_memory()[1] if watched else 0
+        tracemalloc.stop()
+        if delivered == 0:
+            break
+        if watched:
+            peaks.append((len(rss_growth), peak))
+        rss_growth.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before)
+        if not watched:
+            seconds.append(time.monotonic() - began)
+    return peaks, rss_growth, seconds
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    arguments = argparse.ArgumentParser(description="A prefix batch on a local stack: jobs/s and fan-out memory")
+    arguments.add_argument("objects", type=int, nargs="?", default=10_000)
+    arguments.add_argument("--run-for", type=float, default=None, help="seconds of running jobs at most")
+    args = arguments.parse_args()
+    count = args.objects
     stack = Stack(api_key=KEY, api_port=free_port(), aws_port=free_port(), poll=False).start()
     headers = {"X-API-Key": KEY}
     try:
@@ -67,16 +99,7 @@ def main() -> None:
 
         # The listing: the fan-out poller alone, one page per invocation, each measured.
         fan_out = next(p for p in stack.pollers if p.source.function.logical_id == "FanOutFunction")
-        peaks, rss_growth = [], []
-        tracemalloc.start()
-        while True:
-            tracemalloc.reset_peak()
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            if fan_out.poll_once(wait_seconds=0) == 0:
-                break
-            peaks.append(tracemalloc.get_traced_memory()[1])
-            rss_growth.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before)
-        tracemalloc.stop()
+        peaks, rss_growth, seconds = list_pages(fan_out)
         listed_at = time.monotonic()
 
         # The jobs: every other poller, in its own thread, as the stack runs them.
@@ -90,11 +113,12 @@ def main() -> None:
         threads = [threading.Thread(target=poll, args=(p,), daemon=True) for p in stack.pollers if p is not fan_out]
         for thread in threads:
             thread.start()
+        until = listed_at + args.run_for if args.run_for else float("inf")
         while True:
             batch = requests.get(
                 f"{stack.api_url}/batches/{batch_id}", params={"wait": 20}, headers=headers, timeout=30
             ).json()
-            if batch["status"] == "completed":
+            if batch["status"] == "completed" or time.monotonic() > until:
                 break
         ended = time.monotonic()
         stop.set()
@@ -120,15 +144,13 @@ def main() -> None:
         )
         print(
             f"jobs run:                {ended - listed_at:.1f} s, "
-            f"{counts['succeeded'] / (ended - listed_at):.1f} jobs/s"
+            f"{(counts['succeeded'] + counts['failed']) / (ended - listed_at):.1f} jobs/s"
         )
-        print(f"end to end:              {ended - started:.1f} s, {counts['total'] / (ended - started):.1f} jobs/s")
-        mib = [peak / 2**20 for peak in peaks]
-        print(
-            f"fan-out peak per invocation (tracemalloc): min {min(mib):.1f} MiB, max {max(mib):.1f} MiB "
-            f"over {len(mib)} invocations; first {mib[0]:.1f}, last {mib[-1]:.1f}"
-        )
-        print(f"fan-out ru_maxrss growth per invocation: max {max(rss_growth) / 1024:.1f} MiB")
+        print(f"batch status:            {batch['status']} after {ended - started:.1f} s")
+        print("fan-out peak per invocation (tracemalloc, MiB, by page):", {p: round(b / 2**20, 1) for p, b in peaks})
+        print("fan-out ru_maxrss growth per invocation (MiB):", [round(kib / 1024, 1) for kib in rss_growth])
+        if seconds:
+            print(f"fan-out seconds per page (not traced): {min(seconds):.1f} to {max(seconds):.1f}")
     finally:
         stack.stop()
 
