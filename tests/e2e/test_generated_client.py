@@ -96,6 +96,8 @@ def test_the_generated_client_calls_every_route(generated: str, local_stack: Loc
     ).status.value != "completed":
         assert time.monotonic() < deadline
     assert got.counts.succeeded == 2
+    none_failed = call("batches", "retry_batch", "ErrorBody", batch_id=batch.batch_id, client=keyed)  # 409
+    assert none_failed.error.code == "conflict"
 
     # their archives, asked for and waited for
     for tag_id, kind in ((created.id, "job"), (batch.batch_id, "batch")):

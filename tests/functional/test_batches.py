@@ -38,6 +38,7 @@ def test_a_batch_of_three_completes_with_one_signed_callback(
     assert batch["status"] == "completed"
     assert batch["counts"] == {
         "total": 3,
+        "listed": 3,
         "awaiting_upload": 0,
         "queued": 0,
         "processing": 0,

@@ -15,10 +15,10 @@ from standardwebhooks import Webhook
 
 from devstack.stack import Stack
 from imagejobs.services import auth
-from imagejobs.spec.documents import SourceDocument
-from imagejobs.spec.requests import JobRequest
+from imagejobs.spec.documents import ErrorDocument, SourceDocument
+from imagejobs.spec.requests import BatchRequest, JobRequest
 from imagejobs.store import repository, storage
-from imagejobs.store.records import JobRecord, StoredRequest, TenantRecord, UploadRecord, new_callback, now
+from imagejobs.store.records import BatchRecord, JobRecord, StoredRequest, TenantRecord, UploadRecord, new_callback, now
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import discard
@@ -28,6 +28,7 @@ EVENTS = ROOT / "events"
 TENANT = "ten_01KAZ5Y0000000000000000001"
 UPLOAD = "upl_01KAZ5Y0000000000000000002"
 JOB = "job_01KAZ5Y0000000000000000003"
+BATCH = "bat_01KAZ5Y0000000000000000004"
 
 
 def documented_events() -> dict[str, str]:
@@ -149,6 +150,31 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert stack.function("BuildArchiveFunction").invoke(event("build_archive.json")) == {"batchItemFailures": []}
     assert repository.get_archive(TENANT, JOB).status == "ready"  # type: ignore[union-attr]
     assert stack.function("BatchesFunction").invoke(event("create_batch.json"))["statusCode"] == 202
+    # The sample page's prefix batch: its tenant has no grant on the bucket, so its listing ends failed.
+    repository.put_new_batch(
+        BatchRecord(
+            tenant_id=TENANT,
+            id=BATCH,
+            job_ids=[],
+            created_at=now(),
+            expires_at=now() + timedelta(days=1),
+            kind="prefix",
+            request=BatchRequest.model_validate(
+                {"source": {"s3_prefix": {"bucket": "local-media", "prefix": "products/"}}, "preset": "og-image"}
+            ),
+            listing="listing",
+        )
+    )
+    assert stack.function("FanOutFunction").invoke(event("fan_out.json")) == {"batchItemFailures": []}
+    batch = repository.get_batch(TENANT, BATCH)
+    assert batch is not None
+    assert (batch.listing, batch.listing_error, batch.completed_at is not None) == (
+        "failed",
+        ErrorDocument(
+            code="not_granted", message="no grant lets this tenant read s3://local-media/products/ any longer"
+        ),
+        True,
+    )
     assert stack.function("MetaFunction").invoke(event("health.json"))["statusCode"] == 200
     usage = stack.function("UsageFunction").invoke(event("usage.json"))
     assert usage["statusCode"] == 200, usage

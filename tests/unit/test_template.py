@@ -86,9 +86,17 @@ def test_every_sqs_event_reports_batch_item_failures(template: Template) -> None
 def test_every_queue_feeding_a_function_parks_failures_in_its_own_dead_letter_queue(template: Template) -> None:
     resources = template.body["Resources"]
     feeding = queues_feeding_functions(template)
-    # The jobs DLQ is consumed too: its function fails the jobs whose every delivery was stopped.
-    assert set(feeding) == {"JobsQueue", "CallbacksQueue", "ArchivesQueue", "JobsDeadLetterQueue"}
-    for queue in ("JobsQueue", "CallbacksQueue", "ArchivesQueue"):
+    # The jobs DLQ is consumed too: its function fails the jobs whose every delivery was stopped; so is
+    # the fan-out's: the fan-out function ends the listing of a batch whose page arrives there.
+    assert set(feeding) == {
+        "JobsQueue",
+        "CallbacksQueue",
+        "ArchivesQueue",
+        "FanOutQueue",
+        "JobsDeadLetterQueue",
+        "FanOutDeadLetterQueue",
+    }
+    for queue in ("JobsQueue", "CallbacksQueue", "ArchivesQueue", "FanOutQueue"):
         redrive = resources[queue]["Properties"].get("RedrivePolicy")
         assert redrive is not None, f"{queue} has no RedrivePolicy"
         dlq = get_att_target(redrive["deadLetterTargetArn"])
@@ -97,6 +105,7 @@ def test_every_queue_feeding_a_function_parks_failures_in_its_own_dead_letter_qu
         assert "RedrivePolicy" not in resources[dlq]["Properties"]  # what fails there stays there, for operators
         assert int(template.resolve(redrive["maxReceiveCount"])) >= 1
     assert feeding["JobsDeadLetterQueue"] == "JobsDeadLetterFunction"
+    assert feeding["FanOutDeadLetterQueue"] == feeding["FanOutQueue"] == "FanOutFunction"
 
 
 def test_jobs_queue_max_receive_count_is_the_process_functions_max_receive_count(template: Template) -> None:
@@ -208,7 +217,7 @@ def test_every_function_has_sam_policy_templates_scoped_to_one_resource_and_no_s
             continue
         assert policies, f"{lid} has no Policies"
         connected, policies = connected_bucket_policies(policies)
-        assert not connected or lid == "ProcessFunction", f"{lid} reaches the connected buckets"
+        assert not connected or lid in ("ProcessFunction", "FanOutFunction"), f"{lid} reaches the connected buckets"
         for policy in policies:
             assert isinstance(policy, dict), f"{lid}: {policy!r} is not a SAM policy template"
             assert len(policy) == 1, f"{lid}: {policy!r}"
@@ -219,10 +228,10 @@ def test_every_function_has_sam_policy_templates_scoped_to_one_resource_and_no_s
             assert len(scope) == 1, f"{lid}: {name} is not scoped to one resource"
 
 
-def connected_statements(buckets: str, read_only: str) -> list[dict[str, Any]]:
-    """ProcessFunction's statements on the connected buckets, the template's parameters set so."""
+def connected_statements(buckets: str, read_only: str, function: str = "ProcessFunction") -> list[dict[str, Any]]:
+    """A function's statements on the connected buckets, the template's parameters set so."""
     bound = Template.read("imagejobs-test", {"ConnectedBuckets": buckets, "ConnectedReadOnlyBuckets": read_only})
-    connected, _ = connected_bucket_policies(bound.function_properties("ProcessFunction")["Policies"])
+    connected, _ = connected_bucket_policies(bound.function_properties(function)["Policies"])
     resolved = [bound.resolve(policy) for policy in connected]
     return [statement for policy in resolved if isinstance(policy, dict) for statement in policy["Statement"]]
 
@@ -241,6 +250,14 @@ def test_the_connected_buckets_are_read_and_written_by_their_arns_and_nothing_el
         *(("s3:PutObject", f"arn:aws:s3:::{bucket}/*") for bucket in ("media", "photos")),
         *(("s3:ListBucket", f"arn:aws:s3:::{bucket}") for bucket in ("media", "photos", "originals")),
     }
+
+
+def test_the_fan_out_only_lists_the_connected_buckets() -> None:
+    statements = connected_statements("media,photos", "originals", "FanOutFunction")
+
+    allowed = {(action, resource) for s in statements for action in _strings(s["Action"]) for resource in s["Resource"]}
+    assert allowed == {("s3:ListBucket", f"arn:aws:s3:::{bucket}") for bucket in ("media", "photos", "originals")}
+    assert connected_statements("", "", "FanOutFunction") == []
 
 
 def test_with_no_connected_bucket_the_role_has_no_statement_on_any() -> None:
@@ -391,7 +408,7 @@ def test_every_api_event_is_routed_by_its_functions_resolver(template: Template)
 
 def test_every_queue_is_encrypted_at_rest(template: Template) -> None:
     queues = template.resources("AWS::SQS::Queue")
-    assert len(queues) == 7
+    assert len(queues) == 9
     for lid, queue in queues.items():
         properties = queue["Properties"]
         assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, lid
@@ -636,7 +653,7 @@ def test_alarms_read_our_metrics_in_the_namespace_and_service_the_functions_writ
 def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears(template: Template) -> None:
     assert template.body["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
     found = alarms(template)
-    assert len(found) == 8
+    assert len(found) == 9
     for lid, alarm in found.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], lid
@@ -679,6 +696,7 @@ def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template: 
         "CallbacksDeadLetterQueue",
         "ArchivesDeadLetterQueue",
         "ExpiryDeadLetterQueue",
+        "FanOutDeadLetterQueue",
     }
     watched = set()
     for lid, alarm in alarms(template).items():

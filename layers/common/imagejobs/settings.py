@@ -65,6 +65,11 @@ class Settings(BaseModel):
     archives_queue_url: str = Field(default="", alias="ARCHIVES_QUEUE_URL")
     archive_part_bytes: int = Field(default=8 * 2**20, alias="ARCHIVE_PART_BYTES", ge=5 * 2**20)
     archive_max_receive_count: int = Field(default=1, alias="ARCHIVE_MAX_RECEIVE_COUNT", gt=0)
+    # Prefix batches': the queue their listing pages (and retries) go through, its dead-letter
+    # queue's ARN (what arrives from there fails the batch's listing), and the most jobs one makes.
+    fan_out_queue_url: str = Field(default="", alias="FAN_OUT_QUEUE_URL")
+    fan_out_dead_letter_arn: str = Field(default="", alias="FAN_OUT_DEAD_LETTER_QUEUE_ARN")
+    max_prefix_batch_jobs: int = Field(default=100_000, alias="MAX_PREFIX_BATCH_JOBS", gt=0)
     # A job's work as a whole: the pixels it encodes over every output and page (MaxWorkUnits).
     max_work_units: int = Field(default=400_000_000, alias="MAX_WORK_UNITS", gt=0)
     # The memory the function has (Lambda sets it), of which a job's pixels may use all but

@@ -29,7 +29,7 @@ import httpx
 from imagejobs_client import errors
 from imagejobs_client._version import __version__
 from imagejobs_client.config import Config, load
-from imagejobs_client.models import Batch, BatchCreated, Job, JobPage, Output, UploadForm
+from imagejobs_client.models import Batch, BatchCreated, FailedJob, Job, JobPage, Output, UploadForm
 
 # What create_job and run take as a source: a local file (a path), "upl_…" (an earlier upload),
 # "https://…" (a URL the service fetches), or the API's own source object.
@@ -340,8 +340,51 @@ class Client:
         key = idempotency_key or str(uuid.uuid4())
         return BatchCreated.from_json(self._call("POST", "batches", json=body, idempotency_key=key).json())
 
-    def get_batch(self, batch_id: str) -> Batch:
-        return Batch.from_json(self._call("GET", f"batches/{batch_id}").json())
+    def create_prefix_batch(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        outputs: Sequence[Mapping[str, Any]] | None = None,
+        preset: str | None = None,
+        suffixes: Sequence[str] | None = None,
+        callback_url: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        ttl_seconds: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> BatchCreated:
+        """`POST /v1/batches` with `source.s3_prefix`: one job per object under the prefix of a
+        connected bucket (keys ending with one of `suffixes`, when given), made as the stack lists them."""
+        source: dict[str, Any] = {"bucket": bucket, "prefix": prefix}
+        if suffixes is not None:
+            source["suffixes"] = list(suffixes)
+        body: dict[str, Any] = {"source": {"s3_prefix": source}}
+        if outputs is not None:
+            body["outputs"] = [dict(output) for output in outputs]
+        optional = {"preset": preset, "callback_url": callback_url, "ttl_seconds": ttl_seconds}
+        body.update({name: value for name, value in optional.items() if value is not None})
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        key = idempotency_key or str(uuid.uuid4())
+        return BatchCreated.from_json(self._call("POST", "batches", json=body, idempotency_key=key).json())
+
+    def get_batch(self, batch_id: str, *, failed_cursor: str | None = None) -> Batch:
+        """The batch; `failed_cursor` (a `Batch.next_failed_cursor`) asks for the next page of its failed jobs."""
+        params = {"failed_cursor": failed_cursor} if failed_cursor else None
+        return Batch.from_json(self._call("GET", f"batches/{batch_id}", params=params).json())
+
+    def iter_failed_jobs(self, batch_id: str) -> Iterator[FailedJob]:
+        """Every failed job of the batch, with its error (and its object's key, in a prefix batch), page by page."""
+        batch = self.get_batch(batch_id)
+        while True:
+            yield from batch.failed_jobs
+            if batch.next_failed_cursor is None:
+                return
+            batch = self.get_batch(batch_id, failed_cursor=batch.next_failed_cursor)
+
+    def retry_batch(self, batch_id: str) -> Batch:
+        """`POST /v1/batches/{id}/retry`: its failed jobs run again; it completes again once they have ended."""
+        return Batch.from_json(self._call("POST", f"batches/{batch_id}/retry").json())
 
     def wait_for_batch(
         self, batch_id: str, *, timeout: float = 600.0, on_update: Callable[[Batch], None] | None = None

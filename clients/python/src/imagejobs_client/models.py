@@ -218,6 +218,10 @@ class Batch:
     metadata: dict[str, Any]
     callback: dict[str, Any] | None
     raw: dict[str, Any] = field(repr=False)
+    kind: Literal["jobs", "prefix"] = "jobs"
+    listing: dict[str, Any] | None = None  # a prefix batch's: status (listing, listed, truncated, failed), pages
+    failed_jobs: tuple[FailedJob, ...] = ()
+    next_failed_cursor: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -236,7 +240,23 @@ class Batch:
             metadata=dict(data.get("metadata") or {}),
             callback=data.get("callback"),
             raw=data,
+            kind=data.get("kind", "jobs"),
+            listing=data.get("listing"),
+            failed_jobs=tuple(
+                FailedJob(job["id"], (job.get("error") or {}).get("code"), job.get("source_key"))
+                for job in data.get("failed_jobs") or []
+            ),
+            next_failed_cursor=data.get("next_failed_cursor"),
         )
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A failed job of a batch: its id, its error's code, and (a prefix batch's) its object's key."""
+
+    id: str
+    code: str | None
+    source_key: str | None = None
 
 
 @dataclass(frozen=True)

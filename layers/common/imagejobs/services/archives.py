@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from imagejobs.observability import logger
 from imagejobs.settings import get_settings
 from imagejobs.spec.archives import ArchiveDocument
 from imagejobs.store import queue, repository, storage
-from imagejobs.store.records import ArchiveKind, ArchiveRecord, JobRecord, now
+from imagejobs.store.records import ArchiveKind, ArchiveRecord, BatchRecord, JobRecord, now
 
 
 class Writable(Protocol):
@@ -67,9 +67,16 @@ def request_batch_archive(tenant_id: str, batch_id: str) -> ArchiveDocument:
         raise _not_found("batch", batch_id)
     if batch.completed_at is None:
         raise ConflictError(
-            f"batch {batch_id} has {batch.ended} of {len(batch.job_ids)} jobs ended; it can be archived once all have",
+            f"batch {batch_id} has {batch.ended} of {batch.total} jobs ended; it can be archived once all have",
             details=[{"path": "batch_id", "message": "the batch is processing, not completed"}],
         )
+    if batch.kind == "prefix":  # its jobs all expire with it
+        if batch.succeeded_count == 0:
+            raise ConflictError(
+                f"batch {batch_id} has no succeeded job to archive",
+                details=[{"path": "batch_id", "message": "no job of the batch succeeded"}],
+            )
+        return _request(tenant_id, batch_id, "batch", batch.expires_at)
     jobs = repository.get_jobs(tenant_id, batch.succeeded)
     if not jobs:
         raise ConflictError(
@@ -175,10 +182,25 @@ def _entries(archive: ArchiveRecord) -> list[tuple[str, str]]:
     batch = repository.get_batch(archive.tenant_id, archive.id)
     if batch is None:
         raise SourceNotFoundError(f"batch {archive.id} has expired")
-    jobs = {job.id: job for job in repository.get_jobs(archive.tenant_id, batch.succeeded)}
-    if not jobs:
+    if batch.kind == "prefix":
+        entries = list(_prefix_batch_entries(batch))
+    else:
+        jobs = {job.id: job for job in repository.get_jobs(archive.tenant_id, batch.succeeded)}
+        entries = [entry for job_id in batch.job_ids if job_id in jobs for entry in job_entries(jobs[job_id], job_id)]
+    if not entries:
         raise SourceNotFoundError(f"the jobs of batch {archive.id} have expired or were deleted")
-    return [entry for job_id in batch.job_ids if job_id in jobs for entry in job_entries(jobs[job_id], job_id)]
+    return entries
+
+
+def _prefix_batch_entries(batch: BatchRecord) -> Iterator[tuple[str, str]]:
+    """A prefix batch's succeeded jobs' entries, in job id order, a page of jobs at a time."""
+    after: str | None = None
+    while True:
+        ids, after = repository.batch_jobs_with_status(batch.tenant_id, batch.id, "succeeded", limit=1000, after=after)
+        jobs = {job.id: job for job in repository.get_jobs(batch.tenant_id, ids)}
+        yield from (entry for job_id in ids if job_id in jobs for entry in job_entries(jobs[job_id], job_id))
+        if after is None:
+            return
 
 
 def job_entries(job: JobRecord, folder: str | None) -> list[tuple[str, str]]:

@@ -85,7 +85,8 @@ def _delivery(detail_type: str, subject: Subject) -> Delivery | None:
 
         body: JobCallback | BatchCallback = BatchCallback(type="batch.completed", data=views.batch_event(batch))
         completed = int(batch.completed_at.timestamp()) if batch.completed_at else 0
-        return Delivery(batch.tenant_id, body, batch.callback.url, record_batch, f"msg_{batch.id}_{completed}")
+        message_id = f"msg_{batch.id}_{batch.completions}_{completed}"  # one per completion: a retry completes anew
+        return Delivery(batch.tenant_id, body, batch.callback.url, record_batch, message_id)
     job = repository.get_job(subject.tenant_id, subject.id)
     if job is None or job.callback is None or not job.finished:
         return None

@@ -151,27 +151,13 @@ def create_prepared(
 ) -> CreatedJobDocument:
     """Records a prepared job and starts it now, or when its upload lands. Made again under the same
     `job_id` (an earlier attempt of the request failed halfway), it finishes what that one began."""
-    created = now()
     job_id = job_id or new_id("job")
     upload_id = request.source.upload_id
     # A URL or an object is there to fetch: the job can start now; so can one whose upload has landed.
     source = request.source
     landed = source.url is not None or source.s3 is not None or (upload is not None and upload.received_at is not None)
     tenant_id = caller.tenant_id
-    job = JobRecord(
-        tenant_id=tenant_id,
-        tier=caller.tier,
-        id=job_id,
-        status="queued" if landed else "awaiting_upload",
-        request=StoredRequest.model_validate(request.model_dump()),
-        created_at=created,
-        expires_at=created + ttl(request),
-        source=SourceDocument(
-            upload_id=upload_id, url=source.url, s3=S3Object(**source.s3.model_dump()) if source.s3 else None
-        ),
-        callback=new_callback(request.callback_url) if request.callback_url else None,
-        batch_id=batch_id,
-    )
+    job = new_job(caller, request, job_id, batch_id=batch_id, landed=landed)
     form = None
     if request.source.upload is not None:
         form = new_upload(
@@ -199,6 +185,25 @@ def create_prepared(
 
 def _queued(job: JobRecord) -> JobRecord:
     return job.queued() if job.status == "awaiting_upload" else job
+
+
+def new_job(caller: Caller, request: JobRequest, job_id: str, *, batch_id: str | None, landed: bool) -> JobRecord:
+    """The record of a new job of a prepared request (nothing stored yet)."""
+    created, source = now(), request.source
+    return JobRecord(
+        tenant_id=caller.tenant_id,
+        tier=caller.tier,
+        id=job_id,
+        status="queued" if landed else "awaiting_upload",
+        request=StoredRequest.model_validate(request.model_dump()),
+        created_at=created,
+        expires_at=created + ttl(request),
+        source=SourceDocument(
+            upload_id=source.upload_id, url=source.url, s3=S3Object(**source.s3.model_dump()) if source.s3 else None
+        ),
+        callback=new_callback(request.callback_url) if request.callback_url else None,
+        batch_id=batch_id,
+    )
 
 
 def ttl(request: JobRequest) -> timedelta:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from imagejobs.services import measures, views
 from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS
 from imagejobs.store import bus, repository
-from imagejobs.store.records import JobRecord
+from imagejobs.store.records import BatchRecord, JobRecord
 
 
 def announce(job: JobRecord) -> None:
@@ -32,12 +32,29 @@ def announce(job: JobRecord) -> None:
 
 
 def _count_into_batch(job: JobRecord) -> None:
-    """Counts an ended job into its batch; when it was the last, the batch completes (once) and its
-    Batch Completed event is published (again, should an earlier publication have failed)."""
+    """Counts an ended job into its batch (once, whatever is redelivered); when it was the last, the
+    batch completes."""
     if job.batch_id is None:
         return
-    batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
-    if batch.ended == len(batch.job_ids) and batch.completed_at is None and repository.complete_batch(batch):
+    if job.counted:  # a prefix batch's job counted by an earlier delivery: its batch may not know it is done
+        batch = repository.get_batch(job.tenant_id, job.batch_id)
+    elif job.prefix_batch:
+        batch = repository.count_batch_job(job)
+        # (not when it was retried meanwhile: its next ending is counted anew)
+        repository.update_job(
+            job.tenant_id, job.id, lambda now: now.counted_in_batch() if now.status == job.status else now
+        )
+    else:
+        batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
+    if batch is not None:
+        complete_if_done(batch)
+
+
+def complete_if_done(batch: BatchRecord) -> None:
+    """Completes the batch when every job it will have has ended (once: whoever sees it first), and
+    publishes its Batch Completed event (again, should an earlier publication have failed). Called
+    after each change that may be the last: a job counted, a listing or retry ended."""
+    if batch.complete and batch.completed_at is None and repository.complete_batch(batch):
         batch = batch.completed()
     if batch.completed_at is not None and not batch.notified:
         bus.publish(BATCH_COMPLETED, views.batch_event(batch))

@@ -12,6 +12,7 @@ from imagejobs.services import waiting
 from imagejobs.services.views import job_document
 from imagejobs.spec.documents import JobDocument, JobList, JobStatus
 from imagejobs.store import queue, repository, storage
+from imagejobs.store.records import JobRecord
 
 JOB_ID = re.compile(r"job_[0-9A-Z]{26}")
 
@@ -80,9 +81,18 @@ def retry_job(tenant_id: str, job_id: str) -> JobDocument:
         raise NotFoundError(f"no job {job_id}")
     if job.status != "failed":
         raise ConflictError(f"job {job_id} is {job.status}; only a failed job can be retried")
-    retried = repository.save_job(job.retried())
+    retried = retry(job)
     queue.send_job(retried.tenant_id, retried.id)
     return job_document(retried)
+
+
+def retry(job: JobRecord) -> JobRecord:
+    """Saves the failed job as queued again (not sent yet). A job of a batch leaves its batch's failed
+    ones and reopens the batch, which completes again once the job has ended."""
+    retried = repository.save_job(job.retried())
+    if job.batch_id is not None:
+        repository.uncount_batch_job(job)
+    return retried
 
 
 def delete_job(tenant_id: str, job_id: str) -> None:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from imagejobs.spec.requests import BatchSource
+
 JobStatus = Literal["awaiting_upload", "queued", "processing", "succeeded", "failed"]
 
 
@@ -210,7 +212,7 @@ class CreatedJobDocument(JobDocument):
 
 class BatchCreated(BaseModel):
     batch_id: str
-    job_ids: list[str]
+    job_ids: list[str] = Field(description="The jobs' ids; empty for a prefix batch, whose jobs are made as it lists.")
 
 
 class BatchJob(BaseModel):
@@ -219,12 +221,34 @@ class BatchJob(BaseModel):
 
 
 class BatchCounts(BaseModel):
+    """How many of its jobs are in each status. A prefix batch counts its jobs as they are made
+    (`listed`) and as they end: its `queued` is every job made and not ended (waiting or running)."""
+
     total: int
+    listed: int = Field(default=0, description="Jobs made so far (a batch of listed jobs: all of them).")
     awaiting_upload: int = 0
     queued: int = 0
     processing: int = 0
     succeeded: int = 0
     failed: int = 0
+
+
+class FailedJob(BaseModel):
+    id: str
+    error: ErrorDocument | None = None
+    source_key: str | None = Field(default=None, description="The object's key, for a prefix batch's job.")
+
+
+class ListingDocument(BaseModel):
+    """A prefix batch's listing of its objects."""
+
+    status: Literal["listing", "listed", "truncated", "failed"] = Field(
+        description="`listing` while pages of keys are being made jobs; `listed` when every key was; `truncated` "
+        "when there were more keys than the stack's MaxPrefixBatchJobs (the first ones in key order were made "
+        "jobs, no more); `failed` when a page could not be listed (`error` says why; the jobs made run)."
+    )
+    pages: int = Field(description="Pages of up to 1,000 keys listed so far.")
+    error: ErrorDocument | None = None
 
 
 class BatchDocument(BaseModel):
@@ -234,6 +258,15 @@ class BatchDocument(BaseModel):
     completed_at: datetime | None = None
     expires_at: datetime
     counts: BatchCounts
-    jobs: list[BatchJob]
+    jobs: list[BatchJob] = Field(description="Its jobs and their statuses; empty for a prefix batch (see failed_jobs).")
     metadata: dict[str, Any] = Field(default_factory=dict)
     callback: CallbackDocument | None = None
+    kind: Literal["jobs", "prefix"] = "jobs"
+    source: BatchSource | None = Field(default=None, description="A prefix batch's `source`, as it was given.")
+    listing: ListingDocument | None = None
+    failed_jobs: list[FailedJob] = Field(
+        default_factory=list, description="A page of its failed jobs with their errors (`next_failed_cursor` for more)."
+    )
+    next_failed_cursor: str | None = Field(
+        default=None, description="Pass as `failed_cursor` for the next page of failed jobs."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from imagejobs.spec import keys, presets
 from imagejobs.spec.formats import INPUT_CONTENT_TYPES, page_ranges
@@ -215,9 +215,62 @@ class JobRequest(Strict):
 
 
 MAX_BATCH_JOBS = 100
+MAX_SUFFIXES = 20
+
+
+class PrefixSource(Strict):
+    """Every object under a prefix of a bucket the deployer connected and granted your tenant read on."""
+
+    bucket: str = Field(pattern=keys.BUCKET_PATTERN, examples=["media"])
+    prefix: str = Field(
+        default="",
+        max_length=keys.MAX_KEY_BYTES,
+        examples=["products/"],
+        description="Keys starting with it (S3's own prefix match: `products/` but not `products-old/`); "
+        "empty for the whole bucket.",
+    )
+    suffixes: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SUFFIXES,
+        examples=[[".jpg", ".jpeg", ".png"]],
+        description="Only keys ending with one of these, compared without case (`.JPG` matches `.jpg`); "
+        "default every key but folder markers (keys ending with `/`).",
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if len(value.encode()) > keys.MAX_KEY_BYTES or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(f"at most {keys.MAX_KEY_BYTES} bytes (UTF-8), no control characters")
+        return value
+
+    @field_validator("suffixes")
+    @classmethod
+    def _suffixes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for suffix in value:
+            if not 1 <= len(suffix) <= 32 or "/" in suffix or any(ord(c) < 32 or ord(c) == 127 for c in suffix):
+                raise ValueError("each suffix is 1 to 32 characters, with no / and no control characters")
+        return sorted({suffix.lower() for suffix in value})
+
+    def matches(self, key: str) -> bool:
+        """Whether the listed key is one the batch makes a job of."""
+        if key.endswith("/"):
+            return False
+        return self.suffixes is None or key.lower().endswith(tuple(self.suffixes))
+
+
+class BatchSource(Strict):
+    s3_prefix: PrefixSource
 
 
 class BatchRequest(Strict):
+    """Either `jobs` (up to 100 job bodies) or a prefix batch: `source.s3_prefix` and the `outputs` (or
+    `preset`) every object under it gets, one job per object, `{source_key}` and its kin in the
+    destinations' keys naming each."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -228,13 +281,78 @@ class BatchRequest(Strict):
                         {"source": {"url": "https://images.example.com/b.jpg"}, "preset": "og-image"},
                     ],
                     "callback_url": "https://example.com/hooks/batches",
-                }
+                },
+                {
+                    "source": {"s3_prefix": {"bucket": "media", "prefix": "products/", "suffixes": [".jpg", ".png"]}},
+                    "outputs": [
+                        {
+                            "name": "thumb",
+                            "format": "webp",
+                            "operations": [{"type": "resize", "width": 400}],
+                            "destination": {"bucket": "media", "key": "thumbs/{source_key}.{ext}"},
+                        }
+                    ],
+                    "callback_url": "https://example.com/hooks/batches",
+                },
             ]
         },
     )
 
-    jobs: list[JobRequest] = Field(min_length=1, max_length=MAX_BATCH_JOBS)
+    jobs: list[JobRequest] | None = Field(
+        default=None, min_length=1, max_length=MAX_BATCH_JOBS, description="Up to 100 jobs; or a `source`."
+    )
+    source: BatchSource | None = Field(
+        default=None,
+        description="Instead of `jobs`: one job per object under a prefix of a connected bucket.",
+    )
+    outputs: list[Output] = Field(
+        default_factory=list, max_length=10, description="With `source`: each object's outputs; or a `preset`."
+    )
+    preset: PresetName | None = Field(default=None, description="With `source`: a preset's outputs instead.")
+    ttl_seconds: int = Field(default=86400, ge=300, le=604800, description="With `source`: each job's.")
     callback_url: str | None = Field(
         default=None, max_length=2048, description="Receives `batch.completed` once every job has ended."
     )
     metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in presets.NAMES:
+            raise ValueError(f"must be one of {', '.join(presets.NAMES)}")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _one_kind(cls, value: BatchSource | None, info: ValidationInfo) -> BatchSource | None:
+        if value is not None and info.data.get("jobs") is not None:
+            raise ValueError("give jobs, or a source (s3_prefix) with outputs or a preset, not both")
+        return value
+
+    @model_validator(mode="after")
+    def _prefix_only(self) -> BatchRequest:
+        if self.jobs is None and self.source is None:
+            raise ValueError("give jobs, or a source (s3_prefix) with outputs or a preset")
+        given = self.model_fields_set & {"outputs", "preset", "ttl_seconds"}
+        if self.jobs is not None and given:
+            raise ValueError(f"{', '.join(sorted(given))}: each job gives its own; only a prefix batch takes them")
+        names = [output.name for output in self.outputs]
+        if len(set(names)) != len(names):
+            raise ValueError("output names must be unique")
+        return self
+
+    def job(self, key: str) -> JobRequest:
+        """The job a prefix batch makes of one object."""
+        if self.source is None:
+            raise ValueError("a batch of listed jobs makes no job of a key")
+        prefix = self.source.s3_prefix
+        body: dict[str, Any] = {
+            "source": {"s3": {"bucket": prefix.bucket, "key": key}},
+            "metadata": self.metadata,
+            "ttl_seconds": self.ttl_seconds,
+        }
+        if self.preset is not None:
+            body["preset"] = self.preset
+        else:
+            body["outputs"] = self.outputs
+        return JobRequest.model_validate(body)

@@ -129,3 +129,33 @@ def put(
         if status < 500:
             raise WriteRefusedError(code) from error
         raise
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One page of a listing: its keys in key order, and whether more come after the last."""
+
+    keys: list[str]
+    more: bool
+
+
+LIST_PAGE_KEYS = 1000  # S3's most in one ListObjectsV2 answer
+
+
+def list_page(bucket: str, prefix: str, start_after: str | None) -> Listed:
+    """The keys under `prefix` after `start_after`, one page (the same page for the same arguments
+    while the bucket's keys do not change, unlike a continuation token, which also expires).
+    SourceNotFoundError when the bucket is not there, SourceFetchFailedError when S3 refuses; S3's own
+    failures (5xx) are raised as they are, to be retried."""
+    try:
+        response = _s3().list_objects_v2(
+            Bucket=bucket, Prefix=prefix, MaxKeys=LIST_PAGE_KEYS, **({"StartAfter": start_after} if start_after else {})
+        )
+    except ClientError as error:
+        code, status = _error(error)
+        if code in _MISSING or status == 404:
+            raise SourceNotFoundError(f"there is no bucket {bucket}") from error
+        if status < 500:
+            raise SourceFetchFailedError(f"{s3_uri(bucket, prefix)} could not be listed: {code}") from error
+        raise
+    return Listed([item["Key"] for item in response.get("Contents", [])], bool(response.get("IsTruncated")))

@@ -63,6 +63,54 @@ def send_archive(tenant_id: str, archive_id: str) -> None:
     client("sqs").send_message(QueueUrl=get_settings().archives_queue_url, MessageBody=body)
 
 
+def send_jobs(tenant_id: str, job_ids: list[str]) -> None:
+    """`send_job` for many jobs, ten to a request (SQS's most)."""
+    sqs, url = client("sqs"), get_settings().jobs_queue_url
+    for start in range(0, len(job_ids), 10):
+        entries = [
+            {"Id": str(index), "MessageBody": JobMessage(tenant_id=tenant_id, job_id=job_id).model_dump_json()}
+            for index, job_id in enumerate(job_ids[start : start + 10])
+        ]
+        failed = sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+        if failed:  # raised, so the page is delivered again and sends them again
+            raise QueueSendError(f"{len(failed)} job messages were not sent: {failed[0].get('Code')}")
+
+
+class QueueSendError(Exception):
+    """SQS did not take some of the messages of a batch send."""
+
+
+class ListPageMessage(BaseModel):
+    """On the fan-out queue: make jobs of the next page (up to 1,000 keys) of a prefix batch's listing."""
+
+    type: Literal["list_page"] = "list_page"
+    tenant_id: str
+    batch_id: str
+    page: int = Field(ge=0)
+    start_after: str | None = None  # the last key of the page before (S3's StartAfter)
+
+
+class RetryPageMessage(BaseModel):
+    """On the fan-out queue: queue again the next page of a prefix batch's failed jobs."""
+
+    type: Literal["retry_page"] = "retry_page"
+    tenant_id: str
+    batch_id: str
+    after: str | None = None  # the last job id of the page before
+
+
+type FanOutMessage = ListPageMessage | RetryPageMessage
+FAN_OUT_MESSAGE = TypeAdapter[FanOutMessage](Annotated[FanOutMessage, Field(discriminator="type")])
+
+
+def send_fan_out(message: ListPageMessage | RetryPageMessage) -> None:
+    client("sqs").send_message(QueueUrl=get_settings().fan_out_queue_url, MessageBody=message.model_dump_json())
+
+
+def parse_fan_out(body: str) -> FanOutMessage:
+    return FAN_OUT_MESSAGE.validate_json(body)
+
+
 def parse(body: str) -> Message:
     return MESSAGE.validate_json(body)
 

@@ -23,7 +23,7 @@ from imagejobs.spec.documents import (
     SourceDocument,
 )
 from imagejobs.spec.outputs import Output
-from imagejobs.spec.requests import AnalysisRequest, analysis_options
+from imagejobs.spec.requests import AnalysisRequest, BatchRequest, analysis_options
 
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
 CallbackStatus = Literal["pending", "delivered", "failed"]
@@ -95,6 +95,8 @@ class JobRecord(JobState, _Record):
     batch_id: str | None = None
     queued_at: datetime | None = None  # when its upload landed, for a job that waited for one
     notified: bool = False  # its Job Succeeded/Failed event was published
+    prefix_batch: bool = False  # its batch counts its jobs' endings rather than keeping their ids
+    counted: bool = False  # its ending is in its prefix batch's counts
     version: int = 0
 
     @property
@@ -128,7 +130,14 @@ class JobRecord(JobState, _Record):
         """A failed job queued to run again from its source, its event and callback to come anew."""
         callback = new_callback(self.callback.url) if self.callback else None
         return self._move(
-            "retried", "queued", error=None, started_at=None, finished_at=None, notified=False, callback=callback
+            "retried",
+            "queued",
+            error=None,
+            started_at=None,
+            finished_at=None,
+            notified=False,
+            counted=False,
+            callback=callback,
         )
 
     def announced(self) -> JobRecord:
@@ -136,6 +145,14 @@ class JobRecord(JobState, _Record):
         if not self.finished:
             raise IllegalTransitionError(f"job {self.id} is {self.status}: only an ended job is announced")
         return self._with(notified=True)
+
+    def counted_in_batch(self) -> JobRecord:
+        """Its ending was counted into its prefix batch's counts."""
+        if not (self.finished and self.prefix_batch):
+            raise IllegalTransitionError(
+                f"job {self.id} is {self.status}: only an ended job of a prefix batch is counted"
+            )
+        return self._with(counted=True)
 
     def callback_attempted(self, status: CallbackStatus, attempts: int) -> JobRecord:
         if self.callback is None:
@@ -202,7 +219,17 @@ class GrantRecord(_Record):
         return self.bucket == bucket and key.startswith(self.prefix) and self.gives(access)
 
 
+BatchKind = Literal["jobs", "prefix"]
+# A prefix batch's listing: under way, done (every key made a job), stopped at MaxPrefixBatchJobs
+# (`truncated`), or given up (its message dead-lettered: the jobs made so far run, no more come).
+ListingStatus = Literal["listing", "listed", "truncated", "failed"]
+
+
 class BatchRecord(_Record):
+    """A batch of listed jobs (`job_ids`, their ends kept as sets of ids: 100 at most), or of every
+    object under a prefix (`request`, their ends kept as counters: the jobs are too many to list in
+    one item, and are found by the table's ByBatch index)."""
+
     tenant_id: str
     id: str
     job_ids: list[str]
@@ -213,11 +240,37 @@ class BatchRecord(_Record):
     succeeded: list[str] = Field(default_factory=list)  # the ids of its jobs that ended so
     failed: list[str] = Field(default_factory=list)
     completed_at: datetime | None = None
+    completions: int = 0  # it completes again after its failed jobs are retried
     notified: bool = False  # its Batch Completed event was published
+    kind: BatchKind = "jobs"
+    tier: Tier = "keyed"
+    request: BatchRequest | None = None  # a prefix batch's: what each object's job is made of
+    listed: int = 0  # a prefix batch's jobs made so far
+    succeeded_count: int = 0  # ... and how many of them ended so (each counted once per ending)
+    failed_count: int = 0
+    listing: ListingStatus = "listed"
+    listing_error: ErrorDocument | None = None
+    page: int = 0  # the next page of the listing
+    retrying: bool = False  # its failed jobs are being queued again, page by page
+
+    @property
+    def total(self) -> int:
+        return self.listed if self.kind == "prefix" else len(self.job_ids)
 
     @property
     def ended(self) -> int:
+        if self.kind == "prefix":
+            return self.succeeded_count + self.failed_count
         return len(self.succeeded) + len(self.failed)
+
+    @property
+    def complete(self) -> bool:
+        """Every job it will have has ended: its listing (or retry) is over, and nothing runs. (A prefix
+        batch's count may pass its total when a delivery stopped between counting a job and recording
+        that it did: `services.endings`.)"""
+        if self.kind == "prefix":
+            return self.listing != "listing" and not self.retrying and self.ended >= self.total
+        return not self.retrying and self.ended == self.total
 
     def callback_attempted(self, status: CallbackStatus, attempts: int) -> BatchRecord:
         if self.callback is None:
@@ -225,11 +278,11 @@ class BatchRecord(_Record):
         return self._with(callback=CallbackDocument(url=self.callback.url, status=status, attempts=attempts))
 
     def completed(self) -> BatchRecord:
-        if self.ended != len(self.job_ids) or self.completed_at is not None:
+        if not self.complete or self.completed_at is not None:
             raise IllegalTransitionError(
-                f"batch {self.id} has {self.ended} of {len(self.job_ids)} jobs ended: it cannot complete"
+                f"batch {self.id} has {self.ended} of {self.total} jobs ended: it cannot complete"
             )
-        return self._with(completed_at=now())
+        return self._with(completed_at=now(), completions=self.completions + 1)
 
 
 def new_callback(url: str) -> CallbackDocument:

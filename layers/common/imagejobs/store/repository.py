@@ -61,6 +61,8 @@ def _too_large(error: ClientError) -> bool:
 
 
 def _job_item(job: JobRecord) -> dict[str, Any]:
+    """A batch's jobs are also in the ByBatch index, by status: a page of its failed ones is a query."""
+    by_batch = {"batch": _batch_index_key(job.tenant_id, job.batch_id), "batch_sk": f"{job.status}#{job.id}"}
     return {
         "pk": _tenant_pk(job.tenant_id),
         "sk": f"JOB#{job.id}",
@@ -68,7 +70,12 @@ def _job_item(job: JobRecord) -> dict[str, Any]:
         "version": job.version,
         "ttl": _epoch(job.expires_at),
         "data": job.model_dump_json(),
+        **(by_batch if job.batch_id else {}),
     }
+
+
+def _batch_index_key(tenant_id: str, batch_id: str | None) -> str:
+    return f"{tenant_id}#{batch_id}"
 
 
 def put_new_job(job: JobRecord) -> JobRecord:
@@ -173,6 +180,7 @@ def put_new_batch(batch: BatchRecord) -> BatchRecord:
                 **_batch_key(batch.tenant_id, batch.id),
                 "ttl": _epoch(batch.expires_at),
                 "data": batch.model_dump_json(),
+                **({"listing": batch.listing, "page": batch.page} if batch.kind == "prefix" else {}),
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -184,6 +192,10 @@ def put_new_batch(batch: BatchRecord) -> BatchRecord:
     return batch
 
 
+# What a batch's item's own attributes say happened since it was made (its `data` is as it was made).
+_BATCH_COUNTERS = {"listed": "listed", "n_succeeded": "succeeded_count", "n_failed": "failed_count", "page": "page"}
+
+
 def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
     """The batch as created, with what its item's own attributes say happened since."""
     data = json.loads(item["data"])
@@ -193,8 +205,13 @@ def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
             "succeeded": sorted(item.get("succeeded", ())),
             "failed": sorted(item.get("failed", ())),
             "completed_at": item.get("completed_at"),
+            "completions": int(item.get("completions", 1 if item.get("completed_at") else 0)),
             "notified": bool(item.get("notified", False)),
             "callback": {**data["callback"], **item.get("callback", {})} if data.get("callback") else None,
+            **{field: int(item[name]) for name, field in _BATCH_COUNTERS.items() if name in item},
+            "listing": item.get("listing", data.get("listing", "listed")),
+            "listing_error": json.loads(item["listing_error"]) if "listing_error" in item else None,
+            "retrying": bool(item.get("retrying", False)),
         }
     )
 
@@ -205,7 +222,7 @@ def get_batch(tenant_id: str, batch_id: str) -> BatchRecord | None:
 
 
 def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool) -> BatchRecord:
-    """Counts the job as ended (once, whatever is redelivered); the batch as it is now."""
+    """Counts the job as ended in its batch of listed jobs (once, whatever is redelivered); the batch as it is now."""
     ended, other = ("succeeded", "failed") if succeeded else ("failed", "succeeded")
     item = _table().update_item(
         Key=_batch_key(tenant_id, batch_id),
@@ -217,14 +234,162 @@ def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool)
     return _batch_from_item(item)
 
 
+def put_batch_jobs(jobs: list[JobRecord]) -> list[JobRecord]:
+    """Records a prefix batch's new jobs, each once (a job already there, made by an earlier delivery
+    of the same page, is left as it is); the jobs it recorded."""
+    made = []
+    for job in jobs:
+        try:
+            _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            continue
+        made.append(job)
+    return made
+
+
+def advance_listing(batch: BatchRecord, page: int, listed: int, listing: str) -> BatchRecord | None:
+    """Counts the `listed` jobs of the prefix batch's `page` and moves its listing past it (to
+    `listing`: still `listing`, or how it ended), once per page; None when a delivery of that page
+    did already."""
+    try:
+        item = _table().update_item(
+            Key=_batch_key(batch.tenant_id, batch.id),
+            UpdateExpression="SET page = :next, listing = :listing ADD listed :listed",
+            ConditionExpression="page = :page AND listing = :listing_now",
+            ExpressionAttributeValues={
+                ":next": page + 1,
+                ":page": page,
+                ":listed": listed,
+                ":listing": listing,
+                ":listing_now": "listing",
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return _batch_from_item(item)
+
+
+def fail_listing(tenant_id: str, batch_id: str, error: dict[str, str], *, retrying: bool) -> BatchRecord | None:
+    """Ends the prefix batch's listing (or, `retrying`, the queueing of its failed jobs again) as
+    failed, saying why; the batch as it is now, or None when that had ended already."""
+    ended = "retrying = :no" if retrying else "listing = :failed"
+    try:
+        item = _table().update_item(
+            Key=_batch_key(tenant_id, batch_id),
+            UpdateExpression=f"SET {ended}, listing_error = :error",
+            ConditionExpression="retrying = :yes" if retrying else "listing = :listing",
+            ExpressionAttributeValues={
+                ":error": json.dumps(error),
+                **({":no": False, ":yes": True} if retrying else {":failed": "failed", ":listing": "listing"}),
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as error_:
+        if _condition_failed(error_):
+            return None
+        raise
+    return _batch_from_item(item)
+
+
+def count_batch_job(job: JobRecord) -> BatchRecord:
+    """Counts the ended job of a prefix batch into the batch's counts; the batch as it is now. The
+    caller then records on the job that it is counted: a job is counted once but for a delivery that
+    stops between the two (counted twice then, never not at all)."""
+    counter = "n_succeeded" if job.status == "succeeded" else "n_failed"
+    item = _table().update_item(
+        Key=_batch_key(job.tenant_id, str(job.batch_id)),
+        UpdateExpression=f"ADD {counter} :one",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":one": 1},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    return _batch_from_item(item)
+
+
+def uncount_batch_job(job: JobRecord) -> None:
+    """Takes the failed job, retried, out of its batch's failed ones and reopens the batch (it
+    completes again once the job has ended)."""
+    values: dict[str, Any]
+    if job.counted:  # a prefix batch's counted job
+        update, values = "ADD n_failed :minus REMOVE completed_at, notified", {":minus": -1}
+    else:  # a batch of listed jobs keeps the ids; a prefix batch's job not counted yet has nothing to undo
+        update, values = "DELETE failed :job REMOVE completed_at, notified", {":job": {job.id}}
+    _table().update_item(
+        Key=_batch_key(job.tenant_id, str(job.batch_id)),
+        UpdateExpression=update,
+        ExpressionAttributeValues=values,
+    )
+
+
+def start_batch_retry(tenant_id: str, batch_id: str) -> bool:
+    """Marks the completed prefix batch as having its failed jobs queued again; False when it is not completed."""
+    try:
+        _table().update_item(
+            Key=_batch_key(tenant_id, batch_id),
+            UpdateExpression="SET retrying = :yes REMOVE completed_at, notified",
+            ConditionExpression="attribute_exists(completed_at)",
+            ExpressionAttributeValues={":yes": True},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def end_batch_retry(tenant_id: str, batch_id: str) -> BatchRecord:
+    """Every failed job of the batch was queued again; the batch as it is now."""
+    item = _table().update_item(
+        Key=_batch_key(tenant_id, batch_id),
+        UpdateExpression="SET retrying = :no",
+        ExpressionAttributeValues={":no": False},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    return _batch_from_item(item)
+
+
+def batch_jobs_with_status(
+    tenant_id: str, batch_id: str, status: str, *, limit: int, after: str | None
+) -> tuple[list[str], str | None]:
+    """The ids of the batch's jobs in this status, in id order, `limit` at most, from after the job id
+    `after` (the ByBatch index: eventually consistent, so a job may have moved on since); and the id to
+    continue after, when there may be more."""
+    query: dict[str, Any] = {
+        "IndexName": "ByBatch",
+        "KeyConditionExpression": "#batch = :batch AND begins_with(batch_sk, :status)",
+        "ExpressionAttributeNames": {"#batch": "batch"},
+        "ExpressionAttributeValues": {":batch": _batch_index_key(tenant_id, batch_id), ":status": f"{status}#"},
+    }
+    if after:
+        query["ExclusiveStartKey"] = {
+            "batch": _batch_index_key(tenant_id, batch_id),
+            "batch_sk": f"{status}#{after}",
+            "pk": _tenant_pk(tenant_id),
+            "sk": f"JOB#{after}",
+        }
+    found: list[str] = []
+    while len(found) < limit:
+        page = _table().query(**query, Limit=limit - len(found))
+        found += [item["batch_sk"].split("#", 1)[1] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return found, None
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found, found[-1]
+
+
 def complete_batch(batch: BatchRecord) -> bool:
-    """Marks the batch completed, once: True for the caller that did."""
+    """Marks the batch completed, once per completion: True for the caller that did."""
     try:
         _table().update_item(
             Key=_batch_key(batch.tenant_id, batch.id),
-            UpdateExpression="SET completed_at = :at",
+            UpdateExpression="SET completed_at = :at ADD completions :one",
             ConditionExpression="attribute_not_exists(completed_at)",
-            ExpressionAttributeValues={":at": now().isoformat()},
+            ExpressionAttributeValues={":at": now().isoformat(), ":one": 1},
         )
     except ClientError as error:
         if _condition_failed(error):
