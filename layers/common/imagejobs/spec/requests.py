@@ -136,7 +136,13 @@ def analysis_options(value: bool | AnalysisRequest | None) -> AnalysisRequest | 
     return AnalysisRequest() if value else None
 
 
-PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.NAMES)})]
+def _known_preset(value: str) -> str:
+    if value not in presets.NAMES:
+        raise ValueError(f"must be one of {', '.join(presets.NAMES)}")
+    return value
+
+
+PresetName = Annotated[str, Field(json_schema_extra={"enum": list(presets.NAMES)}), AfterValidator(_known_preset)]
 
 
 class JobRequest(Strict):
@@ -198,13 +204,6 @@ class JobRequest(Strict):
         "succeeded: dominant colours, BlurHash and ThumbHash placeholders, EXIF camera and capture time, alpha and "
         'animation, from the decode the outputs are made from. GPS only with `{"gps": true}`.',
     )
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, value: str | None) -> str | None:
-        if value is not None and value not in presets.NAMES:
-            raise ValueError(f"must be one of {', '.join(presets.NAMES)}")
-        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> JobRequest:
@@ -314,13 +313,6 @@ class BatchRequest(Strict):
         default=None, max_length=2048, description="Receives `batch.completed` once every job has ended."
     )
     metadata: Metadata = Field(default_factory=dict)
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, value: str | None) -> str | None:
-        if value is not None and value not in presets.NAMES:
-            raise ValueError(f"must be one of {', '.join(presets.NAMES)}")
-        return value
 
     @field_validator("source")
     @classmethod
