@@ -39,7 +39,7 @@ def create_batch(
     tags=["Batches"],
     summary="A batch: its status, counts and jobs",
     security=api.KEYED,
-    responses=api.responses(200, "The batch", 401, 404, 429),
+    responses=api.responses(200, "The batch", 400, 401, 404, 429),
 )
 def get_batch(
     caller: api.KeyedCaller,
