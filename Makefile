@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LAYER_PYTHON="$(CURDIR)/$(PY)" ARCH=$(ARCH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help run demo admin test unit openapi gallery fuzz-api soak scale lint checkov browser shells build deploy clean
+.PHONY: help run demo admin test unit openapi gallery fuzz-api soak lint checkov browser shells build deploy clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,9 +46,6 @@ gallery: $(VENV)/.installed  ## regenerate docs/operations.md and its pictures (
 
 fuzz-api: $(VENV)/.installed  ## schemathesis on a fresh local stack: no 5xx, answers as documented (FUZZ_EXAMPLES=100)
 	$(PY) scripts/fuzz_api.py
-
-scale: $(VENV)/.installed  ## 2,000 images under a prefix of local-media become exactly 2,000 outputs (10 min or more)
-	$(PY) -m pytest -m scale tests/e2e
 
 soak: $(VENV)/.installed  ## a bad day: 1,000 jobs, 20 clients, faults injected, on loopback (~15 min); SOAK_ARGS="--jobs 100"
 	$(PY) scripts/soak.py $(SOAK_ARGS)

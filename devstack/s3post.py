@@ -30,6 +30,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.formparser import parse_form_data
 from werkzeug.serving import make_server
 
+from devstack import motospeed
+
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # Fields no condition needs to name (S3's POST Object rules).
@@ -260,6 +262,7 @@ class OneWriteAtATime:
 def moto_app(credentials: Mapping[str, Credentials]) -> WsgiApp:
     """moto's server-mode application, with form uploads checked by PostPolicy and DynamoDB's
     requests applied atomically, as DynamoDB applies them."""
+    motospeed.install()
     return PostPolicy(OneWriteAtATime(DomainDispatcherApplication(create_backend_app)), credentials)
 
 

@@ -86,7 +86,6 @@ def test_the_readme_prefix_batch_python_block_works(local_stack: LocalStack, tmp
     assert (content_type, small.width) == ("image/png", 64)
 
 
-@pytest.mark.scale  # `make scale`: 10 minutes or more on 2 cores, too long for `make test`
 def test_two_thousand_images_under_a_prefix_become_exactly_two_thousand_outputs(local_stack: LocalStack) -> None:
     # GIVEN 2,000 small real images (JPEG and PNG, each its own colour) under one prefix of local-media
     s3 = local_s3(local_stack)
