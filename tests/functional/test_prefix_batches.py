@@ -174,6 +174,60 @@ def test_a_page_delivered_again_makes_no_job_twice_and_counts_none_twice(
     assert len(keys_under(stack, "media", f"{folder}out/")) == 5
 
 
+def test_a_job_deleted_before_it_ran_counts_as_failed_and_the_batch_still_completes_once(
+    api: Client, stack: Stack, folder: str, receiver: CallbackReceiver
+) -> None:
+    # GIVEN a prefix batch of three images, listed and queued but not run yet
+    for index in range(3):
+        put(stack, "local-media", f"{folder}{index}.png", images.png(8, 8))
+    batch_id = create(api, {**prefix_batch(folder), "callback_url": receiver.url})
+    (page,) = fan_out_messages(stack)
+    assert deliver(stack, page) == {"batchItemFailures": []}
+    queued, _ = repository.batch_jobs_with_status(stack.tenant_id, batch_id, "queued", limit=100, after=None)
+    assert len(queued) == 3
+
+    # WHEN one of its jobs is deleted, then the queues run (its message too)
+    assert api.request("DELETE", f"/jobs/{queued[0]}").status_code == 204
+    drain_until(stack, lambda: len(receiver.deliveries) >= 1)
+
+    # THEN the batch completed once, the deleted job counted as failed and its output never written
+    batch = api.get(f"/batches/{batch_id}").json()
+    assert batch["status"] == "completed"
+    assert (batch["counts"]["succeeded"], batch["counts"]["failed"], batch["counts"]["total"]) == (2, 1, 3)
+    assert len(keys_under(stack, "media", f"{folder}out/")) == 2
+    assert api.get(f"/jobs/{queued[0]}").status_code == 404
+
+    # AND deleting a job that had ended changes no count
+    ended, _ = repository.batch_jobs_with_status(stack.tenant_id, batch_id, "succeeded", limit=100, after=None)
+    assert api.request("DELETE", f"/jobs/{ended[0]}").status_code == 204
+    drain(stack)
+    counts = api.get(f"/batches/{batch_id}").json()["counts"]
+    assert (counts["succeeded"], counts["failed"]) == (2, 1)
+    assert len(receiver.deliveries) == 1
+
+
+def test_a_batch_of_listed_jobs_completes_when_a_job_is_deleted_before_it_ran(
+    api: Client, stack: Stack, folder: str
+) -> None:
+    # GIVEN a batch of two jobs on images of a connected bucket, not run yet
+    for name in ("a", "b"):
+        put(stack, "local-media", f"{folder}{name}.jpg", images.jpeg(16, 16))
+    jobs = [
+        {"source": {"s3": {"bucket": "local-media", "key": f"{folder}{name}.jpg"}}, "outputs": outputs(folder)}
+        for name in ("a", "b")
+    ]
+    created = api.post("/batches", {"jobs": jobs}).json()
+
+    # WHEN its first job is deleted, then the queues run
+    assert api.request("DELETE", f"/jobs/{created['job_ids'][0]}").status_code == 204
+    drain(stack)
+
+    # THEN the batch completed with the other job succeeded, the deleted one no longer among its jobs
+    batch = api.get(f"/batches/{created['batch_id']}").json()
+    assert (batch["status"], batch["counts"]["succeeded"], batch["counts"]["failed"]) == ("completed", 1, 0)
+    assert batch["jobs"] == [{"id": created["job_ids"][1], "status": "succeeded"}]
+
+
 def test_pages_follow_each_other_through_the_queue_up_to_the_limit(
     api: Client, stack: Stack, folder: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,7 +39,7 @@ def _count_into_batch(job: JobRecord) -> None:
     if job.counted:  # a prefix batch's job counted by an earlier delivery: its batch may not know it is done
         batch = repository.get_batch(job.tenant_id, job.batch_id)
     elif job.prefix_batch:
-        batch = repository.count_batch_job(job)
+        batch = repository.count_batch_job(job.tenant_id, job.batch_id, succeeded=job.status == "succeeded")
         # (not when it was retried meanwhile: its next ending is counted anew)
         repository.update_job(
             job.tenant_id, job.id, lambda now: now.counted_in_batch() if now.status == job.status else now
@@ -48,6 +48,20 @@ def _count_into_batch(job: JobRecord) -> None:
         batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=job.status == "succeeded")
     if batch is not None:
         complete_if_done(batch)
+
+
+def deleted(job: JobRecord) -> None:
+    """Counts a job of a batch that was deleted before it ended as failed in its batch: its
+    processing stops when it finds the job gone, and the batch would wait for it forever. `job` is
+    the job as the deletion removed it, so a job that ended first is counted by its processing
+    alone."""
+    if job.batch_id is None or job.finished:
+        return
+    if job.prefix_batch:
+        batch = repository.count_batch_job(job.tenant_id, job.batch_id, succeeded=False)
+    else:
+        batch = repository.batch_job_ended(job.tenant_id, job.batch_id, job.id, succeeded=False)
+    complete_if_done(batch)
 
 
 def complete_if_done(batch: BatchRecord) -> None:

@@ -8,7 +8,7 @@ import re
 from typing import get_args
 
 from imagejobs.errors import ConflictError, MalformedRequestError, NotFoundError
-from imagejobs.services import waiting
+from imagejobs.services import endings, waiting
 from imagejobs.services.views import job_document
 from imagejobs.spec.documents import JobDocument, JobList, JobStatus
 from imagejobs.store import queue, repository, storage
@@ -96,8 +96,11 @@ def retry(job: JobRecord) -> JobRecord:
 
 
 def delete_job(tenant_id: str, job_id: str) -> None:
-    """Removes the job and its stored images now."""
+    """Removes the job and its stored images now. A job of a batch deleted before it ended counts
+    as failed in its batch (which then completes without it)."""
     if repository.get_job(tenant_id, job_id) is None:
         raise NotFoundError(f"no job {job_id}")
     storage.delete_outputs(tenant_id, job_id)
-    repository.delete_job(tenant_id, job_id)
+    removed = repository.delete_job(tenant_id, job_id)
+    if removed is not None:
+        endings.deleted(removed)

@@ -161,8 +161,11 @@ def list_jobs(
     return found, found[-1].id
 
 
-def delete_job(tenant_id: str, job_id: str) -> None:
-    _table().delete_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"})
+def delete_job(tenant_id: str, job_id: str) -> JobRecord | None:
+    """Removes the job; the job as it was when removed (None when it was not there)."""
+    old = _table().delete_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ReturnValues="ALL_OLD")
+    item = old.get("Attributes")
+    return None if item is None else JobRecord.model_validate_json(item["data"])
 
 
 # ---- batches -------------------------------------------------------------------------------------
@@ -296,13 +299,13 @@ def fail_listing(tenant_id: str, batch_id: str, error: dict[str, str], *, retryi
     return _batch_from_item(item)
 
 
-def count_batch_job(job: JobRecord) -> BatchRecord:
-    """Counts the ended job of a prefix batch into the batch's counts; the batch as it is now. The
+def count_batch_job(tenant_id: str, batch_id: str, succeeded: bool) -> BatchRecord:
+    """Counts an ended job of a prefix batch into the batch's counts; the batch as it is now. The
     caller then records on the job that it is counted: a job is counted once but for a delivery that
     stops between the two (counted twice then, never not at all)."""
-    counter = "n_succeeded" if job.status == "succeeded" else "n_failed"
+    counter = "n_succeeded" if succeeded else "n_failed"
     item = _table().update_item(
-        Key=_batch_key(job.tenant_id, str(job.batch_id)),
+        Key=_batch_key(tenant_id, batch_id),
         UpdateExpression=f"ADD {counter} :one",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":one": 1},
