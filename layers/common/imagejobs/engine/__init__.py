@@ -7,7 +7,8 @@ The order of work, in one place (`render`):
    Then `budget`: the job's work units (pages x outputs x output pixels) and its memory, estimated
    from the header and the outputs, checked against their limits before any pixel is decoded.
 2. `source.decode`: each selected page decoded once, upright (EXIF orientation) and in 8-bit sRGB
-   (ICC honoured), into memory that every output shares (libvips images are immutable). When
+   (ICC honoured), into memory that every output shares (libvips images are immutable; one still
+   page is held only once step 3 knows that more than one rung or output reads it). When
    every output starts with a resize (`decode_size`), a JPEG or WebP is decoded shrunk: by the
    largest of 2, 4, 8 that keeps it at least as large as each output's resize scales to before
    its crop or padding (a camera RAW at half size, when that is enough); that first resize is
@@ -16,7 +17,8 @@ The order of work, in one place (`render`):
 3. `ladder`: on a still single page, the distinct sizes the outputs' first resizes scale to are made
    once, largest first, each from the rung above or the decode (a measured cost model); the rungs
    several outputs use, or smaller rungs start from, are held in memory. When no output reads the
-   decode itself any more, it is let go.
+   decode itself any more, it is let go; when one rung alone is scaled from it, it is never held
+   whole: it streams, row by row, into that rung (its failures still the decode's).
 4. per output and page, on up to `threads` threads at once (`budget` lowers that to what fits in
    memory; libvips releases the GIL): its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the

@@ -15,7 +15,8 @@ loses little: every rung stays within 0.5 % SSIM of the same rung scaled from a 
 
 `plan` is geometry only (the budget counts the kept rungs' memory before anything is decoded, as if
 the decode were whole: that keeps at least as many);
-`make` computes the kept rungs, in order, the deadline watched.
+`make` computes the kept rungs, in order, the deadline watched; when one rung alone is scaled from the
+decode (`streams`), the decode is not held first but streams into that rung.
 """
 
 from __future__ import annotations
