@@ -119,8 +119,9 @@ def test_a_decode_that_one_rung_alone_reads_streams_into_it_and_is_never_held_wh
         holding.setattr(ladder, "streams", lambda *_: False)
         assert [r.data for r in render(data, rungs(fmt, quality=80))] == [r.data for r in streamed]
     # AND once an output reads the decode itself, it is held
+    held.clear()
     render(data, [*rungs(fmt, quality=80), Output.model_validate({"name": "copy", "format": "png"})])
-    assert held == [1, 1]
+    assert held == [1]
 
 
 def test_a_truncated_photo_streamed_into_its_ladder_is_still_a_corrupt_image() -> None:

@@ -108,9 +108,10 @@ def make(
         if (start.width, start.height) == rung.size:
             made[rung.size] = start
             continue
-        from_stream = streamed is not None and rung.source is None
+        from_stream = streamed if rung.source is None else None
         scaling = f"scaling to {rung.size[0]}x{rung.size[1]}"
-        with streamed if from_stream and streamed else guard.failing_as(TooLargeError, scaling, deadline):
+        with from_stream if from_stream is not None else guard.failing_as(TooLargeError, scaling, deadline):
             scaled = start.thumbnail_image(rung.size[0], height=rung.size[1], size="force")
-            made[rung.size] = guard.watched(scaled, deadline).copy_memory() if rung.kept or from_stream else scaled
+            held = rung.kept or from_stream is not None
+            made[rung.size] = guard.watched(scaled, deadline).copy_memory() if held else scaled
     return made
