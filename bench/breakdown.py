@@ -3,6 +3,8 @@
     .venv/bin/python bench/breakdown.py      (not part of `make bench`; about 30 s)
 
 Single-threaded (it sets VIPS_CONCURRENCY=1 for itself), median of 5 after one unmeasured run.
+Then the engine's own steps on the real photographs' ladder and single-output cases (g, h, j): the CPU
+time and page faults of each step `render` traces.
 Each step in isolation, with plain pyvips: the engine's way (decode the whole source into memory,
 then thumbnail_image) against shrink-on-load (thumbnail_buffer), and the JPEG encoder with and
 without mozjpeg's trellis quantisation (the engine's `balanced` effort turns it on; sharp's
@@ -15,11 +17,13 @@ import os
 
 os.environ["VIPS_CONCURRENCY"] = "1"
 
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import inputs
@@ -92,6 +96,55 @@ def pixels() -> None:
     print(f"  (24 MP decoded: {header.width * header.height * 3 / 2**20:.0f} MiB of pixels held by copy_memory)")
 
 
+def ladder_steps() -> None:
+    """The engine's own steps on the real photographs' cases (g, h, j), as `render` traces them: CPU time,
+    user and system, and the minor page faults of each (median of 7 after one unmeasured run, one process)."""
+    sys.path.insert(0, str(ROOT / "layers" / "common"))
+    from imagejobs.deadline import Deadline  # noqa: PLC0415
+    from imagejobs.engine import Limits, render  # noqa: PLC0415
+    from imagejobs.spec.outputs import Output  # noqa: PLC0415
+
+    limits = Limits(max_source_pixels=100_000_000, max_output_dimension=16384)
+    ladder = (1920, 1280, 960, 640, 320)
+    for title, key, fmt, widths in (
+        ("g: real 6 MP JPEG -> JPEG ladder q80", "photo6", "jpeg", ladder),
+        ("h: the 6 MP photo as WebP -> WebP ladder q80", "photo6_webp", "webp", ladder),
+        ("j: real 6 MP JPEG -> 800 w WebP q80", "photo6", "webp", (800,)),
+    ):
+        data = inputs.path(key).read_bytes()
+        outputs = [
+            Output.model_validate(
+                {"name": f"w{width}", "format": fmt, "quality": 80, "operations": [{"type": "resize", "width": width}]}
+            )
+            for width in widths
+        ]
+        steps: dict[str, list[tuple[float, float, int]]] = {}
+
+        @contextmanager
+        def traced(name: str, steps: dict[str, list[tuple[float, float, int]]] = steps) -> Iterator[None]:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            yield
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            steps.setdefault(name, []).append(
+                (
+                    (after.ru_utime - before.ru_utime) * 1000,
+                    (after.ru_stime - before.ru_stime) * 1000,
+                    after.ru_minflt - before.ru_minflt,
+                )
+            )
+
+        render(data, outputs, limits, Deadline.unlimited())
+        for _ in range(7):
+            with traced("the whole render"):
+                render(data, outputs, limits, Deadline.unlimited(), traced=traced)
+        print(f"{title}: CPU ms (user + system), minor page faults")
+        for name, samples in steps.items():
+            user = statistics.median(sample[0] for sample in samples)
+            system = statistics.median(sample[1] for sample in samples)
+            faults = statistics.median(sample[2] for sample in samples)
+            print(f"  {name:40} {user + system:7.1f} ms ({user:.1f} + {system:.1f})  {faults:7.0f} faults")
+
+
 def imports() -> None:
     print("imports, each alone in a fresh interpreter (median of 5; the handler's own `import app` is in latest.md)")
     import run  # noqa: PLC0415 - its environment: the layers on sys.path, the Lambda runtime's variables
@@ -128,4 +181,5 @@ def imports() -> None:
 
 if __name__ == "__main__":
     pixels()
+    ladder_steps()
     imports()

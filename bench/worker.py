@@ -215,11 +215,14 @@ def _vips_once(spec: dict[str, Any]) -> Run:
 
 def _limit(spec: dict[str, Any]) -> Run:
     """The floor of a job: the engine's own one decode (shrunk on load as it would be) and the engine's
-    encodes of the outputs, scaled beforehand, untimed. Everything else the engine does is on top."""
+    encodes of the outputs, scaled beforehand, untimed. Everything else the engine does is on top.
+    The process's allocator is set as the engine sets it (`configure_malloc`), so that the floor does not
+    pay page faults the engine avoids."""
     from imagejobs.deadline import Deadline  # noqa: PLC0415
-    from imagejobs.engine import decode_size, encode, source  # noqa: PLC0415
+    from imagejobs.engine import configure_malloc, decode_size, encode, source  # noqa: PLC0415
     from imagejobs.spec.outputs import Output  # noqa: PLC0415
 
+    configure_malloc()
     deadline = Deadline.unlimited()
     outputs = [Output.model_validate(_as_output(out)) for out in spec["outputs"]]
     data = Path(spec["input_path"]).read_bytes()
@@ -241,6 +244,39 @@ def _limit(spec: dict[str, Any]) -> Run:
             encoded = encode.encode(image, output, deadline, output.name)
             results.append((encoded.width, encoded.height, len(encoded.data)))
         return results
+
+    return run
+
+
+def _cascade(spec: dict[str, Any]) -> Run:
+    """The cheapest correct ladder, by hand: what any pipeline that scales the rungs itself must spend. The
+    engine's decode (shrunk on load as it would be), opened only and streamed into the largest rung, each
+    smaller rung scaled from the one above (lanczos3, into memory), the engine's encoder on each; none of
+    the engine's planning, checks or deadline. Outputs of one plain width each, largest first."""
+    from imagejobs.deadline import Deadline  # noqa: PLC0415
+    from imagejobs.engine import configure_malloc, decode_size, encode, source  # noqa: PLC0415
+    from imagejobs.spec.outputs import Output  # noqa: PLC0415
+
+    configure_malloc()
+    deadline = Deadline.unlimited()
+    outputs = [Output.model_validate(_as_output(out)) for out in spec["outputs"]]
+    if any(set(out) - {"name", "format", "quality", "width"} for out in spec["outputs"]):
+        raise UnsupportedError("outputs other than a plain width")
+    order = sorted(range(len(outputs)), key=lambda index: -spec["outputs"][index]["width"])
+
+    def run(data: bytes) -> list[tuple[int, int, int]]:
+        header = source.read_header(data, 100_000_000, 500)
+        [page] = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)), False)
+        above, results = page.image, {}
+        for index in order:
+            size = _target(page.width, page.height, spec["outputs"][index]) or (page.width, page.height)
+            if size == (above.width, above.height):
+                above = above.copy_memory()  # the decode itself is a rung: read again by the next
+            else:
+                above = above.thumbnail_image(size[0], height=size[1], size="force").copy_memory()
+            encoded = encode.encode(above, outputs[index], deadline, outputs[index].name)
+            results[index] = (encoded.width, encoded.height, len(encoded.data))
+        return [results[index] for index in range(len(outputs))]
 
     return run
 
@@ -337,6 +373,7 @@ IMPLEMENTATIONS: dict[str, Callable[[dict[str, Any]], Run]] = {
     "ours": _ours,
     "ours-1": _ours_one_thread,
     "limit": _limit,
+    "cascade": _cascade,
     "pillow": _pillow,
     "vips-thumb": _vips_thumb,
     "vips-once": _vips_once,

@@ -19,7 +19,7 @@ import pyvips
 from imagejobs import engine
 from imagejobs.deadline import Deadline
 from imagejobs.engine import Limits, Rendered, budget, ladder, source
-from imagejobs.errors import DeadlineExceededError, TargetSizeUnreachableError
+from imagejobs.errors import CorruptImageError, DeadlineExceededError, TargetSizeUnreachableError
 from imagejobs.settings import Settings
 from imagejobs.spec.outputs import Output
 from tests.images import size, ssim
@@ -52,7 +52,7 @@ class Ladders:
         self.planned: list[list[ladder.Rung]] = []
         make = ladder.make
         monkeypatch.setattr(
-            ladder, "make", lambda image, planned, deadline: self._kept(make(image, planned, deadline), planned)
+            ladder, "make", lambda image, planned, *args: self._kept(make(image, planned, *args), planned)
         )
 
     def _kept(
@@ -100,6 +100,34 @@ def test_a_lossy_ladder_looks_as_good_as_each_rung_scaled_from_a_whole_decode(
         reference = whole_decode_rung(PHOTO, ours.width, ours.height)
         assert (ours.width, ours.height) == (plain_rung.width, plain_rung.height)
         assert ssim(ours.data, reference) >= ssim(plain_rung.data, reference) * WITHIN, ours.name
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_a_decode_that_one_rung_alone_reads_streams_into_it_and_is_never_held_whole(
+    monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    # GIVEN the photo as a JPEG and as a WebP, and a count of decodes held in memory
+    data = PHOTO if fmt == "jpeg" else pyvips.Image.new_from_buffer(PHOTO, "").webpsave_buffer(Q=95)
+    held: list[int] = []
+    hold = source.hold
+    monkeypatch.setattr(source, "hold", lambda pages, *args: held.append(len(pages)) or hold(pages, *args))
+    # WHEN a ladder is rendered whose largest rung alone is scaled from the decode
+    streamed = render(data, rungs(fmt, quality=80))
+    # THEN the decode was never held whole, and the rungs are those of a held decode
+    assert held == []
+    with monkeypatch.context() as holding:
+        holding.setattr(ladder, "streams", lambda *_: False)
+        assert [r.data for r in render(data, rungs(fmt, quality=80))] == [r.data for r in streamed]
+    # AND once an output reads the decode itself, it is held
+    held.clear()
+    render(data, [*rungs(fmt, quality=80), Output.model_validate({"name": "copy", "format": "png"})])
+    assert held == [1]
+
+
+def test_a_truncated_photo_streamed_into_its_ladder_is_still_a_corrupt_image() -> None:
+    # its header reads, its pixels fail half way: while the largest rung is scaled from them
+    with pytest.raises(CorruptImageError, match="decoding the jpeg"):
+        render(PHOTO[: len(PHOTO) // 2], rungs("jpeg"))
 
 
 def test_outputs_sharing_a_size_are_scaled_once_and_kept_for_each() -> None:

@@ -7,7 +7,8 @@ The order of work, in one place (`render`):
    Then `budget`: the job's work units (pages x outputs x output pixels) and its memory, estimated
    from the header and the outputs, checked against their limits before any pixel is decoded.
 2. `source.decode`: each selected page decoded once, upright (EXIF orientation) and in 8-bit sRGB
-   (ICC honoured), into memory that every output shares (libvips images are immutable). When
+   (ICC honoured), into memory that every output shares (libvips images are immutable; one still
+   page is held only once step 3 knows that more than one rung or output reads it). When
    every output starts with a resize (`decode_size`), a JPEG or WebP is decoded shrunk: by the
    largest of 2, 4, 8 that keeps it at least as large as each output's resize scales to before
    its crop or padding (a camera RAW at half size, when that is enough); that first resize is
@@ -16,7 +17,8 @@ The order of work, in one place (`render`):
 3. `ladder`: on a still single page, the distinct sizes the outputs' first resizes scale to are made
    once, largest first, each from the rung above or the decode (a measured cost model); the rungs
    several outputs use, or smaller rungs start from, are held in memory. When no output reads the
-   decode itself any more, it is let go.
+   decode itself any more, it is let go; when one rung alone is scaled from it, it is never held
+   whole: it streams, row by row, into that rung (its failures still the decode's).
 4. per output and page, on up to `threads` threads at once (`budget` lowers that to what fits in
    memory; libvips releases the GIL): its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
@@ -37,7 +39,7 @@ or an encoding, `timeout` once the deadline has passed.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -56,7 +58,7 @@ from imagejobs.spec.operations import Resize
 from imagejobs.spec.outputs import Output
 from imagejobs.spec.requests import AnalysisRequest
 
-__all__ = ["Limits", "Rendered", "SourceInfo", "decode_size", "render"]
+__all__ = ["Limits", "Rendered", "SourceInfo", "configure_malloc", "decode_size", "render"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,10 @@ class Rendered:
     page: int | None = None  # the source page, when several are selected
 
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter
+# glibc's mallopt parameters, and the values `configure_malloc` gives them
+_M_ARENA_MAX, _M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD = -8, -3, -1
+_MMAP_THRESHOLD = 32 * 2**20  # the ceiling of glibc's own (dynamic) threshold on 64-bit
+_TRIM_THRESHOLD = 128 * 2**20
 # CPU per pixel of an encoding at the default effort, relative to WebP's (bench/README.md, case t:
 # an 8 MP photo at 1920, 1600 and 1280 w: AVIF 1.3-1.5x WebP's time; JPEG about a third).
 _ENCODE_COST = {"avif": 1.4, "jpeg": 0.35}
@@ -116,27 +121,35 @@ def render(
 ) -> tuple[SourceInfo, list[Rendered]]:
     """`traced(name)` wraps each step (the decode, the ladder, each output, all outputs at once when they run on
     several threads, the analysis): the worker's trace subsegments. `threads`: at most this many outputs at once."""
-    _one_arena()
+    configure_malloc()
     header = source.read_header(data, limits.max_source_pixels, limits.max_frames, pages, dpi)
     budget.check_work(header, outputs, limits.max_work_units)
     at_once = budget.check_memory(header, outputs, limits.max_memory_bytes, limits.max_output_dimension, threads)
     deadline.check("decode")
+    one_still = len(header.pages) == 1 and header.reader.frames == 1
+    planned: list[ladder.Rung] = []
     with traced("decode"):
-        decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)))
+        # One still page is only opened, until it is known whether it must be held for several readers.
+        decoded = source.decode(header, deadline, decode_size(outputs, source.upright_size(header)), not one_still)
+        page = decoded[0]
+        decoded_size = (page.image.width, page.image.height)
+        if one_still and not frames.is_animated(page.image):
+            planned = ladder.plan(outputs, (page.width, page.height), decoded_size, limits.max_output_dimension)
+        # Read by one rung alone, the decode streams into it and is never held whole.
+        streamed = ladder.streams(planned, decoded_size) and not _needs_decode(outputs, page, [r.size for r in planned])
+        if one_still and not streamed:
+            decoded = source.hold(decoded, header.format, deadline)
     context = operations.Context(
         load_upload, limits.max_source_pixels, limits.max_frames, limits.max_output_dimension, deadline
     )
     jpeg = data if header.format == "jpeg" else None
     rungs: dict[ladder.Size, pyvips.Image] = {}
     page = decoded[0]
-    if len(decoded) == 1 and not frames.is_animated(page.image):
-        planned = ladder.plan(
-            outputs, (page.width, page.height), (page.image.width, page.image.height), limits.max_output_dimension
-        )
-        if planned:
-            with traced("ladder"):
-                rungs = ladder.make(frames.first(page.image), planned, deadline)
-        if rungs and not _needs_decode(outputs, page, rungs):  # let the decode go: the rungs are all that is read
+    if planned:
+        with traced("ladder"):
+            streaming = source.decoding(header.format, deadline) if streamed else None
+            rungs = ladder.make(frames.first(page.image), planned, deadline, streaming)
+        if not _needs_decode(outputs, page, rungs):  # let the decode go: the rungs are all that is read
             largest = max(rungs.values(), key=lambda image: image.width * image.height)
             decoded = [source.Page(page.number, largest, page.width, page.height)]
 
@@ -166,7 +179,7 @@ def _encode_cost(output: Output, page: source.Page) -> float:
     return width * height * _ENCODE_COST.get(output.format, 1.0)
 
 
-def _needs_decode(outputs: Sequence[Output], page: source.Page, rungs: dict[ladder.Size, pyvips.Image]) -> bool:
+def _needs_decode(outputs: Sequence[Output], page: source.Page, rungs: Collection[ladder.Size]) -> bool:
     """Whether an output reads the decoded page itself, not only a rung of it."""
     for output in outputs:
         first = output.operations[0] if output.operations else None
@@ -211,20 +224,28 @@ def _in_parallel(
 
 
 @cache
-def _one_arena() -> None:
-    """One malloc arena for the whole process, from the first render on (glibc; elsewhere nothing).
+def configure_malloc() -> None:
+    """glibc's allocator set for rendering, once per process, from the first render on (elsewhere nothing).
 
-    glibc gives each thread that allocates a heap of its own (up to 8 per core) and keeps what is
-    freed there: with libvips' workers and the outputs' threads, a warm process's peak RSS grew run
-    after run (a WebP ladder of a 6 MP photo: 137, 181, 247, 282 MB over four runs; with one arena
-    132, 164, 164, 180 MB, for the same CPU time; bench/README.md, "Memory"). libvips allocates
-    whole regions and images, not many small blocks, so the threads hardly wait on its lock.
+    One malloc arena: glibc gives each thread that allocates a heap of its own (up to 8 per core) and
+    keeps what is freed there: with libvips' workers and the outputs' threads, a warm process's peak
+    RSS grew run after run (a WebP ladder of a 6 MP photo: 137, 181, 247, 282 MB over four runs; with
+    one arena 132, 164, 164, 180 MB, for the same CPU time; bench/README.md, "Memory"). libvips
+    allocates whole regions and images, not many small blocks, so the threads hardly wait on its lock.
+
+    Freed memory kept for the next job, up to `_TRIM_THRESHOLD`: glibc's own thresholds gave a decode's
+    and a ladder's buffers back to the kernel after every job, and the next job's first touch of each
+    page cost a page fault and the kernel's zeroing of it (a 6 MP JPEG ladder: ~9,800 faults, a fifth of
+    its CPU time as system time; none once kept). Blocks above `_MMAP_THRESHOLD` (a 24 MP decode) are
+    still mapped and unmapped on their own, so what is kept is at most the heap a job needed.
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return
     mallopt(_M_ARENA_MAX, 1)
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def decode_size(outputs: Sequence[Output], size: tuple[int, int]) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyvips
 
 _TIMING = ("delay", "loop")
+_FIELDS = ("page-height", "n-pages", *_TIMING)  # what makes an image an animation, or says it was one
 
 
 def frame_height(image: pyvips.Image) -> int:
@@ -25,9 +26,11 @@ def split(image: pyvips.Image) -> list[pyvips.Image]:
 
 
 def first(image: pyvips.Image) -> pyvips.Image:
-    """The first frame, as a still image."""
+    """The first frame, as a still image (the image itself when it has none of an animation's fields)."""
+    if not any(image.get_typeof(field) for field in _FIELDS):
+        return image
     still = image.crop(0, 0, image.width, frame_height(image)).copy()
-    for field in ("page-height", "n-pages", *_TIMING):
+    for field in _FIELDS:
         still.remove(field)
     return still
 

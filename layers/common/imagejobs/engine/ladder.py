@@ -15,12 +15,14 @@ loses little: every rung stays within 0.5 % SSIM of the same rung scaled from a 
 
 `plan` is geometry only (the budget counts the kept rungs' memory before anything is decoded, as if
 the decode were whole: that keeps at least as many);
-`make` computes the kept rungs, in order, the deadline watched.
+`make` computes the kept rungs, in order, the deadline watched; when one rung alone is scaled from the
+decode (`streams`), the decode is not held first but streams into that rung.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import pyvips
@@ -83,10 +85,21 @@ def plan(outputs: Sequence[Output], page: Size, decoded: Size, max_side: int) ->
     return [Rung(size, sources[size], users[size], size in kept) for size in sizes]
 
 
-def make(image: pyvips.Image, rungs: Sequence[Rung], deadline: Deadline) -> dict[Size, pyvips.Image]:
+def streams(rungs: Sequence[Rung], decoded: Size) -> bool:
+    """Whether one rung alone is scaled from the decode (`decoded` its size), and smaller: then the decode
+    need not be held in memory; it can stream, row by row, into that rung (`make`)."""
+    from_decode = [rung.size for rung in rungs if rung.source is None]
+    return len(from_decode) == 1 and from_decode[0] != decoded
+
+
+def make(
+    image: pyvips.Image, rungs: Sequence[Rung], deadline: Deadline, streamed: AbstractContextManager[None] | None = None
+) -> dict[Size, pyvips.Image]:
     """Every rung of `image` (the decode), largest first: the kept ones computed into memory, the others lazy.
 
     A rung the size of the decode is the decode itself. Fails as `too_large` (`timeout` past the deadline).
+    `streamed`: `image` is the decode not yet computed (`streams`), and this the context its failures are
+    the decode's in; the one rung made from it is computed into memory (and with it the decode).
     """
     made: dict[Size, pyvips.Image] = {}
     for rung in rungs:
@@ -95,7 +108,10 @@ def make(image: pyvips.Image, rungs: Sequence[Rung], deadline: Deadline) -> dict
         if (start.width, start.height) == rung.size:
             made[rung.size] = start
             continue
-        with guard.failing_as(TooLargeError, f"scaling to {rung.size[0]}x{rung.size[1]}", deadline):
+        from_stream = streamed if rung.source is None else None
+        scaling = f"scaling to {rung.size[0]}x{rung.size[1]}"
+        with from_stream if from_stream is not None else guard.failing_as(TooLargeError, scaling, deadline):
             scaled = start.thumbnail_image(rung.size[0], height=rung.size[1], size="force")
-            made[rung.size] = guard.watched(scaled, deadline).copy_memory() if rung.kept else scaled
+            held = rung.kept or from_stream is not None
+            made[rung.size] = guard.watched(scaled, deadline).copy_memory() if held else scaled
     return made

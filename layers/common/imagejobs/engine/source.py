@@ -14,7 +14,8 @@ the largest shrink that still gives at least that size, and a camera RAW at half
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 
 import pyvips
 
@@ -94,28 +95,42 @@ def read_header(
     return Header(fmt, reader, indices)
 
 
-def decode(header: Header, deadline: Deadline, at_least: Size | None = None) -> list[Page]:
+def decode(header: Header, deadline: Deadline, at_least: Size | None = None, held: bool = True) -> list[Page]:
     """Decodes each selected page once: upright, 8-bit sRGB, held in memory for every output to share.
 
     With `at_least` (an upright width and height) and one still page selected, the page is decoded
     shrunk where its format can, to no less than that (`Page.shrunk`). The deadline is checked
-    before each page and watched while libvips decodes it.
+    before each page and watched while libvips decodes it. Not `held`: each page is only opened, its
+    pixels computed by what first reads them (`hold`, or `ladder.make` streaming it into one rung);
+    their failures must then be `decoding`'s.
     """
     reader, decoded = header.reader, []
     shrunk = None
     if at_least is not None and len(header.pages) == 1 and reader.frames == 1:
         shrunk = reader.load_shrunk(header.pages[0], at_least)
     loaded = iter([shrunk]) if shrunk is not None else reader.load_pages(header.pages, deadline)
-    decoding = f"decoding the {header.format}"
     for index in header.pages:
-        with guard.failing_as(CorruptImageError, decoding, deadline, out_of_memory=TooManyPixelsError):
+        with decoding(header.format, deadline):
             image = next(loaded)
             if reader.frames == 1:
                 image = image.autorot()  # an animation's frames are stacked: turning the stack would scramble them
-            image = guard.watched(_to_srgb(image), deadline).copy_memory()
+            image = guard.watched(_to_srgb(image), deadline)
+            if held:
+                image = image.copy_memory()
         width, height = reader.upright_size(index) if shrunk is not None else (image.width, frame_height(image))
         decoded.append(Page(index + 1, image, width, height))
     return decoded
+
+
+def hold(pages: list[Page], fmt: str, deadline: Deadline) -> list[Page]:
+    """Pages `decode`d but not held, computed into memory."""
+    with decoding(fmt, deadline):
+        return [replace(page, image=page.image.copy_memory()) for page in pages]
+
+
+def decoding(fmt: str, deadline: Deadline) -> AbstractContextManager[None]:
+    """A decode's failures as the job's: `corrupt_image`, or `too_many_pixels` out of memory."""
+    return guard.failing_as(CorruptImageError, f"decoding the {fmt}", deadline, out_of_memory=TooManyPixelsError)
 
 
 def upright_size(header: Header) -> Size:
