@@ -308,16 +308,22 @@ class TtlSweeper(threading.Thread):
     """DynamoDB's TTL, which moto does not run: removes expired items as the service would, and
     hands the removals, as the stream records TTL makes, to the functions whose filters match."""
 
+    PAUSE = 5.0  # seconds between sweeps, at least
+
     def __init__(self, sources: list[StreamSource], dynamodb: Any, template: Template, stop: threading.Event) -> None:
         super().__init__(name="ttl", daemon=True)
         self.sources, self.dynamodb, self.template, self.stop = sources, dynamodb, template, stop
 
     def run(self) -> None:
-        while not self.stop.wait(5):
+        pause = self.PAUSE
+        while not self.stop.wait(pause):
+            started = time.monotonic()
             try:
                 self.sweep_once()
             except Exception as error:  # noqa: BLE001 (a sweeper must survive and say why it failed)
                 print(f"[devstack] ttl: {type(error).__name__}: {error}", file=sys.stderr)
+            # A sweep reads the whole table: it takes a tenth of the time at most, however large the table.
+            pause = max(self.PAUSE, 9 * (time.monotonic() - started))
 
     def sweep_once(self) -> int:
         removed = 0
@@ -343,7 +349,7 @@ class TtlSweeper(threading.Thread):
         while True:
             page = self.dynamodb.scan(**scan)
             items += page["Items"]
-            if "LastEvaluatedKey" not in page:
+            if "LastEvaluatedKey" not in page or self.stop.is_set():  # (the stack stopping: no more pages)
                 return items
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 

@@ -17,7 +17,9 @@ from typing import Any
 from moto import backends
 from moto.dynamodb.models.table import Table
 
+# moto's own, as they are before `install`
 _list_of_moto_modules = backends.list_of_moto_modules
+moto_query, moto_all_items = Table.query, Table.all_items
 # The key range the Query running in this thread reads (hash key, comparison, values), if it is
 # one on the table's own key.
 _PARTITION: ContextVar[Any] = ContextVar("_PARTITION", default=None)
@@ -28,12 +30,11 @@ def install() -> None:
     if getattr(Table.query, "_by_partition", False):
         return
     backends.list_of_moto_modules = functools.cache(lambda: tuple(_list_of_moto_modules()))
-    _all_items, _query = Table.all_items, Table.query
 
     def all_items(self: Table) -> list[Any]:
         partition = _PARTITION.get()
         if partition is None:
-            return _all_items(self)
+            return moto_all_items(self)
         hash_key, comparison, values = partition
         items = self.items.get(hash_key)
         if items is None:
@@ -49,7 +50,7 @@ def install() -> None:
         index_name = args[4] if len(args) > 4 else kwargs.get("index_name")
         token = _PARTITION.set((hash_key, comparison, values) if index_name is None and hash_key is not None else None)
         try:
-            return _query(self, hash_key, comparison, values, *args, **kwargs)
+            return moto_query(self, hash_key, comparison, values, *args, **kwargs)
         finally:
             _PARTITION.reset(token)
 

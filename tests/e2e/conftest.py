@@ -65,7 +65,7 @@ def running_stack(log: Path, overrides: str) -> Iterator[LocalStack]:
             yield stack
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            process.wait(timeout=60)  # it joins its threads, each for up to 5 s, and moto
 
 
 @pytest.fixture(scope="session")

@@ -109,15 +109,15 @@ def items_sized(table: Any, monkeypatch: pytest.MonkeyPatch, query: dict[str, An
 def test_a_query_answers_the_same_pages_when_it_reads_only_its_partition(
     table: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN what moto answers to each query as it comes
+    # GIVEN moto as it comes (the local stacks of other tests may have installed the patch), and its answers
+    monkeypatch.setattr(Table, "query", motospeed.moto_query)
+    monkeypatch.setattr(Table, "all_items", motospeed.moto_all_items)
     before = [pages(table, query) for query in QUERIES]
     grants = QUERIES[2]
     assert items_sized(table, monkeypatch, grants) == 63  # the 62 items of its partition (and the one found again)
     assert [sum(map(len, answer)) for answer in before] == [62, 60, 1, 21, 15, 0, 24]
 
     # WHEN the local stack's patch is installed (undone after the test)
-    for name in ("query", "all_items"):
-        monkeypatch.setattr(Table, name, getattr(Table, name))
     monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
     motospeed.install()
 
