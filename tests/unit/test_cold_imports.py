@@ -26,7 +26,10 @@ DEFERRED = (
     "aws_xray_sdk.core",
     "aws_lambda_powertools.utilities.idempotency",
     "sqlite3",
+    "aws_lambda_powertools.utilities.batch",  # imagejobs.batch_response instead
 )
+# Imported by the API functions (imagejobs.api) only.
+WITH_THE_API = ("imagejobs.api", "asyncio", "aws_lambda_powertools.utilities.data_classes")
 # Built at import: what every invocation of every function reads first.
 BUILT_AT_IMPORT = ["imagejobs.settings.Settings", "imagejobs.settings.TierLimits"]
 # The imagejobs models and module-level TypeAdapters whose validator is built, once `app` is imported.
@@ -82,14 +85,14 @@ def test_a_handler_builds_no_model_at_init_but_the_settings(logical_id: str) -> 
     assert run(logical_id, BUILT) == BUILT_AT_IMPORT
 
 
-def test_the_authorizer_imports_no_powertools_event_class() -> None:
-    # Any of them imports all of them (the package's __init__): the authorizer reads its event itself.
-    imported = run(
-        "AuthorizerFunction",
-        "import app; print(json.dumps('aws_lambda_powertools.utilities.data_classes' in sys.modules))",
-    )
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_only_the_api_functions_import_powertools_event_classes_and_asyncio(logical_id: str) -> None:
+    # Powertools' event handler imports them (its package imports every resolver, AppSync's with
+    # asyncio, and every event data class). The other functions read their events themselves
+    # (imagejobs.batch_response, the authorizer): any one of those classes imports all of them.
+    imported = run(logical_id, f"import app; print(json.dumps({{m: m in sys.modules for m in {WITH_THE_API!r}}}))")
 
-    assert imported is False
+    assert imported == dict.fromkeys(WITH_THE_API, imported["imagejobs.api"])
 
 
 def test_the_first_aws_client_patches_botocore_and_http_for_xray() -> None:
