@@ -2,7 +2,7 @@
 record is handled alone, and the answer names the records that failed, which alone come back (SQS
 delivers them again, then parks them in the dead-letter queue; the stream retries from the first).
 
-Powertools' batch utility did this, and cost 40-50 ms of every cold start of these functions
+Powertools' batch utility did this, and cost about 60 ms of every cold start of these functions
 (bench/coldstart.py): it imports asyncio for its async processor, and its event data classes, any one
 of which imports all of them."""
 
