@@ -15,8 +15,10 @@ load of a shared machine inflates far less than its wall time, printed in bracke
 - `init + first request`: `import app`, then what its first request imports and makes: the X-Ray SDK
   (the first traced invocation's) and the AWS clients (`imagejobs.store.aws`: the DynamoDB table
   where its policies grant DynamoDB, the S3 client where they grant S3), which import boto3 and
-  botocore and load their service models: work deferred from init to the first request, shown so
-  that moving it is not mistaken for removing it.
+  botocore and load their service models; and every pydantic model (and module-level TypeAdapter)
+  of the service that the function imported, built (they are built on first use: an upper bound,
+  since a request builds only those it uses): work deferred from init to the first request, shown
+  so that moving it is not mistaken for removing it.
 Variants of the bytecode, interleaved run by run so the machine's load falls on all alike:
 `unchecked` (what build-layer.sh ships), `checked` (hash-based .pyc that Python checks against its
 source) and `none` (no bytecode). --baseline names a build of another tree (e.g. main's, made with
@@ -64,12 +66,33 @@ FLOORS = {
     "Powertools `Tracer(auto_patch=False)` (imports the X-Ray SDK)": (
         "from aws_lambda_powertools import Tracer; Tracer(auto_patch=False)"
     ),
-    "Powertools' event handler with its validation (`openapi.params`)": (
+    "`import pydantic.main` (what a model needs)": "import pydantic.main",
+    "Powertools' `Logger()` and `import pydantic.main`: every function's floor": (
+        "from aws_lambda_powertools import Logger; Logger(); import pydantic.main"
+    ),
+    "Powertools' event data classes (any one imports all)": "import aws_lambda_powertools.utilities.data_classes",
+    "Powertools' event handler package (every resolver, AppSync's with asyncio, the data classes)": (
+        "import aws_lambda_powertools.event_handler"
+    ),
+    "Powertools' event handler with its validation (`openapi.params`, pydantic)": (
         "import aws_lambda_powertools.event_handler.openapi.params"
     ),
-    "Powertools' batch utility (SQS functions)": "import aws_lambda_powertools.utilities.batch",
+    "Powertools' batch utility (the queue functions' before imagejobs.batch_response)": (
+        "import aws_lambda_powertools.utilities.batch"
+    ),
 }
 FLOOR_FUNCTION = "GetJobFunction"
+# Builds every model (and module-level TypeAdapter) of imagejobs imported so far that is not built yet
+# (imagejobs.spec.model: they are built on first use).
+BUILD_MODELS = (
+    "import pydantic; "
+    "[v.model_rebuild() if isinstance(v, type) else v.rebuild() "
+    "for m in list(sys.modules.values()) if getattr(m, '__name__', '').startswith('imagejobs') "
+    "for v in list(vars(m).values()) "
+    "if (isinstance(v, type) and issubclass(v, pydantic.BaseModel) and v.__module__.startswith('imagejobs') "
+    "and not v.__pydantic_complete__) "
+    "or (isinstance(v, pydantic.TypeAdapter) and not v.pydantic_complete)]"
+)
 
 
 def sam_build(build_dir: Path) -> None:
@@ -177,7 +200,7 @@ def first_clients(template: Template, logical_id: str) -> str:
     if "S3" in names:
         made.append("aws.client('s3')")
     # The X-Ray SDK: the first traced invocation imports it (imagejobs.observability), where tracing is on.
-    return "; ".join(["import app", "import aws_xray_sdk.core", "from imagejobs.store import aws", *made])
+    return "; ".join(["import app", "import aws_xray_sdk.core", "from imagejobs.store import aws", *made, BUILD_MODELS])
 
 
 def sys_path(root: Path, function: dict[str, Any], logical_id: str, runtime: Path) -> list[Path]:

@@ -91,7 +91,13 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
     assert authorized["principalId"] == TENANT
     key = event("authorizer.json")["headers"]["X-API-Key"]
     assert authorized["context"] == {"tenant_id": TENANT, "tier": "keyed", "key_id": f"key_{auth.hash_key(key)[:16]}"}
-    assert authorized["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert authorized["policyDocument"]["Statement"] == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Resource": ["arn:aws:execute-api:us-east-1:123456789012:abc123/v1/*/*"],  # every route: cached by key
+        }
+    ]
     assert authorized["usageIdentifierKey"] == auth.hash_key(event("authorizer.json")["headers"]["X-API-Key"])
 
     created_upload = stack.function("UploadUrlFunction").invoke(event("upload_url.json"))

@@ -1,7 +1,9 @@
 """A cold start imports what the function needs at init, and nothing that its first request can import
 when it needs it (bench/coldstart.py measures the difference): no boto3 or botocore's clients, no X-Ray
-SDK, no Powertools idempotency utility. Each handler is imported in a fresh interpreter, with the
-variables that turn tracing on as in Lambda; then the first AWS client patches botocore for X-Ray."""
+SDK, no Powertools idempotency utility; and no pydantic model built (each is built on first use, see
+imagejobs.spec.model), but the settings every request reads. Each handler is imported in a fresh
+interpreter, with the variables that turn tracing on as in Lambda; then the first AWS client patches
+botocore for X-Ray."""
 
 from __future__ import annotations
 
@@ -24,7 +26,24 @@ DEFERRED = (
     "aws_xray_sdk.core",
     "aws_lambda_powertools.utilities.idempotency",
     "sqlite3",
+    "aws_lambda_powertools.utilities.batch",  # imagejobs.batch_response instead
 )
+# Imported by the API functions (imagejobs.api) only.
+WITH_THE_API = ("imagejobs.api", "asyncio", "aws_lambda_powertools.utilities.data_classes")
+# Built at import: what every invocation of every function reads first.
+BUILT_AT_IMPORT = ["imagejobs.settings.Settings", "imagejobs.settings.TierLimits"]
+# The imagejobs models and module-level TypeAdapters whose validator is built, once `app` is imported.
+BUILT = """
+import app, pydantic
+built = set()
+for module in [m for name, m in sys.modules.items() if name.startswith("imagejobs")]:
+    for name, value in vars(module).items():
+        if isinstance(value, type) and issubclass(value, pydantic.BaseModel) and value.__pydantic_complete__:
+            built.add(f"{value.__module__}.{value.__qualname__}")
+        elif isinstance(value, pydantic.TypeAdapter) and value.pydantic_complete:
+            built.add(f"{module.__name__}.{name}")
+print(json.dumps(sorted(built)))
+"""
 
 
 def lambda_environment(logical_id: str) -> dict[str, str]:
@@ -59,6 +78,21 @@ def test_a_handler_imports_no_aws_sdk_and_no_xray_sdk_at_init(logical_id: str) -
     imported = run(logical_id, f"import app; print(json.dumps([m for m in {DEFERRED!r} if m in sys.modules]))")
 
     assert imported == []
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_handler_builds_no_model_at_init_but_the_settings(logical_id: str) -> None:
+    assert run(logical_id, BUILT) == BUILT_AT_IMPORT
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_only_the_api_functions_import_powertools_event_classes_and_asyncio(logical_id: str) -> None:
+    # Powertools' event handler imports them (its package imports every resolver, AppSync's with
+    # asyncio, and every event data class). The other functions read their events themselves
+    # (imagejobs.batch_response, the authorizer): any one of those classes imports all of them.
+    imported = run(logical_id, f"import app; print(json.dumps({{m: m in sys.modules for m in {WITH_THE_API!r}}}))")
+
+    assert imported == dict.fromkeys(WITH_THE_API, imported["imagejobs.api"])
 
 
 def test_the_first_aws_client_patches_botocore_and_http_for_xray() -> None:

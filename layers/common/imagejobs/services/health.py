@@ -7,20 +7,20 @@ from collections.abc import Callable
 from typing import Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
 
 from imagejobs import __version__
 from imagejobs.settings import get_settings
+from imagejobs.spec.model import Model
 from imagejobs.store.aws import client
 
 
-class Dependency(BaseModel):
+class Dependency(Model):
     status: Literal["ok", "failing"]
     milliseconds: int
     error: str | None = None
 
 
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok", "degraded"]
     version: str
     dependencies: dict[str, Dependency]

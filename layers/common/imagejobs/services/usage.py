@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from imagejobs.caller import Caller
 from imagejobs.errors import ImageJobsError
 from imagejobs.settings import Tier, get_settings
+from imagejobs.spec.model import Model
 from imagejobs.spec.requests import MAX_BATCH_JOBS
 from imagejobs.store.aws import client
 from imagejobs.store.records import ApiKeyRecord
@@ -51,14 +52,14 @@ def _api_keys(name: str) -> list[dict[str, Any]]:
 # ---- GET /v1/usage ----------------------------------------------------------------------------
 
 
-class UsageRate(BaseModel):
+class UsageRate(Model):
     """The usage plan's throttle: a token bucket of `burst` requests, refilled at `requests_per_second`."""
 
     requests_per_second: float
     burst: int
 
 
-class UsageQuota(BaseModel):
+class UsageQuota(Model):
     """The usage plan's quota, and what is used of it."""
 
     period: Literal["day", "week", "month"]
@@ -68,7 +69,7 @@ class UsageQuota(BaseModel):
     resets_at: datetime | None = Field(description="When a daily quota starts again (midnight UTC); null otherwise")
 
 
-class UsageLimits(BaseModel):
+class UsageLimits(Model):
     """What one request or job may ask for (SPEC §5), for this tier."""
 
     upload_max_bytes: int
@@ -80,7 +81,7 @@ class UsageLimits(BaseModel):
     max_batch_jobs: int = Field(description="Jobs in one batch; 0 where batches need a key")
 
 
-class Usage(BaseModel):
+class Usage(Model):
     """The caller's limits and today's use: of its own key, or of every anonymous caller together."""
 
     tier: Tier

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from imagejobs.spec.documents import ErrorDocument
+from imagejobs.spec.model import Model
 
 
-class ArchiveDocument(BaseModel):
+class ArchiveDocument(Model):
     id: str = Field(description="The job's or the batch's id: one archive each.")
     kind: Literal["job", "batch"]
     status: Literal["requested", "building", "ready", "failed"] = Field(

@@ -10,36 +10,37 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field
 
 from imagejobs.spec import formats, presets
+from imagejobs.spec.model import Model
 from imagejobs.spec.operations import Operation
 from imagejobs.spec.outputs import Output
 
 PUBLIC = "Public: catalogues hold no tenant data, so no API key is needed."
 
 
-class FormatCatalogue(BaseModel):
+class FormatCatalogue(Model):
     formats: list[dict[str, Any]] = Field(
         description="Every format: content types and extensions, whether it is read and written, alpha, "
         "animation, pages, and the output options that apply to it."
     )
 
 
-class OperationEntry(BaseModel):
+class OperationEntry(Model):
     type: str
     parameters: dict[str, Any] = Field(description="The JSON schema of the operation's object, `type` included.")
 
 
-class OperationCatalogue(BaseModel):
+class OperationCatalogue(Model):
     operations: list[OperationEntry]
 
 
-class PresetEntry(BaseModel):
+class PresetEntry(Model):
     name: str
     description: str
     srcset: bool = Field(description="The job document carries a ready `srcset` per format.")
     outputs: list[Output] = Field(description="What the preset stands for: ordinary outputs.")
 
 
-class PresetCatalogue(BaseModel):
+class PresetCatalogue(Model):
     presets: list[PresetEntry]
 
 

@@ -5,31 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from imagejobs.spec.model import Model
 from imagejobs.spec.requests import BatchSource
 
 JobStatus = Literal["awaiting_upload", "queued", "processing", "succeeded", "failed"]
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     path: str = Field(description="The field, as `outputs[0].operations[2].width`")
     message: str
 
 
-class Error(BaseModel):
+class Error(Model):
     code: str = Field(description="Stable, for programs: invalid_request, unauthorized, not_found, conflict, …")
     message: str = Field(description="For people")
     details: list[ErrorDetail] = Field(default_factory=list)
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     """The body of every 4xx and 5xx answer."""
 
     error: Error
 
 
-class UploadForm(BaseModel):
+class UploadForm(Model):
     """A presigned POST: send `fields` and then `file` as multipart/form-data to `url`."""
 
     upload_id: str
@@ -39,7 +40,7 @@ class UploadForm(BaseModel):
     max_bytes: int
 
 
-class S3Object(BaseModel):
+class S3Object(Model):
     bucket: str
     key: str
     version_id: str | None = Field(
@@ -47,7 +48,7 @@ class S3Object(BaseModel):
     )
 
 
-class SourceDocument(BaseModel):
+class SourceDocument(Model):
     upload_id: str | None = None
     url: str | None = None
     s3: S3Object | None = None
@@ -57,7 +58,7 @@ class SourceDocument(BaseModel):
     bytes: int | None = None
 
 
-class OutputSummary(BaseModel):
+class OutputSummary(Model):
     """A made output: what it is, and the connected bucket it was written to, if any (the service's
     own storage is not shown)."""
 
@@ -90,7 +91,7 @@ class OutputDocument(OutputSummary):
     )
 
 
-class ErrorDocument(BaseModel):
+class ErrorDocument(Model):
     """Why a job failed."""
 
     code: str = Field(
@@ -102,29 +103,29 @@ class ErrorDocument(BaseModel):
     message: str = Field(description="For people: what happened, and for a destination, what was written before it.")
 
 
-class CallbackDocument(BaseModel):
+class CallbackDocument(Model):
     url: str
     status: Literal["pending", "delivered", "failed"]
     attempts: int
 
 
-class PaletteColour(BaseModel):
+class PaletteColour(Model):
     color: str = Field(pattern=r"^#[0-9a-f]{6}$", examples=["#3a5f8c"], description="sRGB, as `#rrggbb`.")
     share: float = Field(ge=0, le=1, description="The part of the picture's (opaque) area near this colour.")
 
 
-class Camera(BaseModel):
+class Camera(Model):
     make: str | None = Field(default=None, max_length=64, examples=["Apple"])
     model: str | None = Field(default=None, max_length=64, examples=["iPhone 15 Pro"])
 
 
-class GpsPosition(BaseModel):
+class GpsPosition(Model):
     latitude: float = Field(ge=-90, le=90, description="Decimal degrees, north positive.")
     longitude: float = Field(ge=-180, le=180, description="Decimal degrees, east positive.")
     altitude: float | None = Field(default=None, description="Metres above sea level, when recorded.")
 
 
-class Analysis(BaseModel):
+class Analysis(Model):
     """What the decode of the source tells, for a job created with `analysis`: of the first
     selected page (the first frame of an animation), upright, in sRGB. A part that cannot be had is
     null and says why in `notes`; analysis never fails a job."""
@@ -171,7 +172,7 @@ class Analysis(BaseModel):
     )
 
 
-class JobState(BaseModel):
+class JobState(Model):
     """A job's state: what the job document shows and the stored record keeps alike."""
 
     id: str
@@ -199,7 +200,7 @@ class JobDocument(JobState):
     )
 
 
-class JobList(BaseModel):
+class JobList(Model):
     jobs: list[JobDocument]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
@@ -210,17 +211,17 @@ class CreatedJobDocument(JobDocument):
     )
 
 
-class BatchCreated(BaseModel):
+class BatchCreated(Model):
     batch_id: str
     job_ids: list[str] = Field(description="The jobs' ids; empty for a prefix batch, whose jobs are made as it lists.")
 
 
-class BatchJob(BaseModel):
+class BatchJob(Model):
     id: str
     status: JobStatus
 
 
-class BatchCounts(BaseModel):
+class BatchCounts(Model):
     """How many of its jobs are in each status. A prefix batch counts its jobs as they are made
     (`listed`) and as they end: its `queued` is every job made and not ended (waiting or running)."""
 
@@ -233,13 +234,13 @@ class BatchCounts(BaseModel):
     failed: int = 0
 
 
-class FailedJob(BaseModel):
+class FailedJob(Model):
     id: str
     error: ErrorDocument | None = None
     source_key: str | None = Field(default=None, description="The object's key, for a prefix batch's job.")
 
 
-class ListingDocument(BaseModel):
+class ListingDocument(Model):
     """A prefix batch's listing of its objects."""
 
     status: Literal["listing", "listed", "truncated", "failed"] = Field(
@@ -251,7 +252,7 @@ class ListingDocument(BaseModel):
     error: ErrorDocument | None = None
 
 
-class BatchDocument(BaseModel):
+class BatchDocument(Model):
     id: str
     status: Literal["processing", "completed"]
     created_at: datetime

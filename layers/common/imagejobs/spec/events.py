@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from imagejobs.spec.documents import BatchDocument, JobDocument
+from imagejobs.spec.model import Model
 
 SOURCE = "imagejobs"
 JOB_SUCCEEDED = "Job Succeeded"
@@ -36,21 +37,21 @@ class BatchEvent(BatchDocument):
     tenant_id: str = Field(description="The tenant the batch belongs to.")
 
 
-class JobCallback(BaseModel):
+class JobCallback(Model):
     """The body of a job's callback."""
 
     type: Literal["job.succeeded", "job.failed"]
     data: JobEvent
 
 
-class BatchCallback(BaseModel):
+class BatchCallback(Model):
     """The body of a batch's callback."""
 
     type: Literal["batch.completed"]
     data: BatchEvent
 
 
-class Subject(BaseModel):
+class Subject(Model):
     """What an event is about, as its receivers inside the stack read it from any detail."""
 
     tenant_id: str

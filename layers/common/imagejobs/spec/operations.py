@@ -14,7 +14,6 @@ from typing import Annotated, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PlainValidator,
@@ -23,8 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from imagejobs.spec.model import Model
 
-class Strict(BaseModel):
+
+class Strict(Model):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -6,42 +6,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from imagejobs.settings import get_settings
+from imagejobs.spec.model import DEFERRED, Model
 from imagejobs.store.aws import client
 
 
-class JobMessage(BaseModel):
+class JobMessage(Model):
     type: Literal["job"] = "job"
     tenant_id: str
     job_id: str
 
 
-class S3Object(BaseModel):
+class S3Object(Model):
     key: str  # quote_plus-encoded, as S3 sends it
     size: int = 0
 
 
-class S3Entity(BaseModel):
+class S3Entity(Model):
     object: S3Object
 
 
-class S3Record(BaseModel):
+class S3Record(Model):
     eventName: str  # noqa: N815 (S3's own field name)
     s3: S3Entity
 
 
-class S3Notification(BaseModel):
+class S3Notification(Model):
     Records: list[S3Record]
 
 
-class S3TestEvent(BaseModel):
+class S3TestEvent(Model):
     Event: Literal["s3:TestEvent"]
 
 
 type Message = JobMessage | S3Notification | S3TestEvent
-MESSAGE = TypeAdapter[Message](Annotated[Message, Field(union_mode="left_to_right")])
+MESSAGE = TypeAdapter[Message](Annotated[Message, Field(union_mode="left_to_right")], config=DEFERRED)
 
 
 def send_job(tenant_id: str, job_id: str) -> None:
@@ -50,7 +51,7 @@ def send_job(tenant_id: str, job_id: str) -> None:
     client("sqs").send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=body)
 
 
-class ArchiveMessage(BaseModel):
+class ArchiveMessage(Model):
     """On the archives queue: build the archive of this job or batch."""
 
     type: Literal["archive"] = "archive"
@@ -80,7 +81,7 @@ class QueueSendError(Exception):
     """SQS did not take some of the messages of a batch send."""
 
 
-class ListPageMessage(BaseModel):
+class ListPageMessage(Model):
     """On the fan-out queue: make jobs of the next page (up to 1,000 keys) of a prefix batch's listing."""
 
     type: Literal["list_page"] = "list_page"
@@ -90,7 +91,7 @@ class ListPageMessage(BaseModel):
     start_after: str | None = None  # the last key of the page before (S3's StartAfter)
 
 
-class RetryPageMessage(BaseModel):
+class RetryPageMessage(Model):
     """On the fan-out queue: queue again the next page of a prefix batch's failed jobs."""
 
     type: Literal["retry_page"] = "retry_page"
@@ -100,7 +101,7 @@ class RetryPageMessage(BaseModel):
 
 
 type FanOutMessage = ListPageMessage | RetryPageMessage
-FAN_OUT_MESSAGE = TypeAdapter[FanOutMessage](Annotated[FanOutMessage, Field(discriminator="type")])
+FAN_OUT_MESSAGE = TypeAdapter[FanOutMessage](Annotated[FanOutMessage, Field(discriminator="type")], config=DEFERRED)
 
 
 def send_fan_out(message: ListPageMessage | RetryPageMessage) -> None:

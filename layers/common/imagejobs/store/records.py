@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from imagejobs.settings import Access, Tier
 from imagejobs.spec.documents import (
@@ -22,6 +22,7 @@ from imagejobs.spec.documents import (
     OutputSummary,
     SourceDocument,
 )
+from imagejobs.spec.model import Model
 from imagejobs.spec.outputs import Output
 from imagejobs.spec.requests import AnalysisRequest, BatchRequest, analysis_options
 
@@ -37,12 +38,12 @@ class IllegalTransitionError(Exception):
     """A record was asked to move where its state does not allow: a bug in the caller, never the client's doing."""
 
 
-class StoredSourceRequest(BaseModel):
+class StoredSourceRequest(Model):
     pages: str | None = None
     dpi: int | None = None
 
 
-class StoredRequest(BaseModel):
+class StoredRequest(Model):
     """What a job runs: the request as validated when it was created, its preset expanded into
     outputs (the rest of the request lives in the record's own fields)."""
 
@@ -64,7 +65,7 @@ class StoredOutput(OutputSummary):
     content_type: str
 
 
-class _Record(BaseModel):
+class _Record(Model):
     def _with(self, **changes: Any) -> Self:
         """A copy with these fields changed; a field it does not have is a bug, not a silent no-op."""
         unknown = changes.keys() - type(self).model_fields.keys()
@@ -174,7 +175,7 @@ class UploadRecord(_Record):
     waiting_job_ids: list[str] = Field(default_factory=list)
 
 
-class TenantRecord(BaseModel):
+class TenantRecord(Model):
     id: str
     name: str
     webhook_secret: str
