@@ -164,6 +164,38 @@ class Function:
             logger.thread_safe_remove_keys(keys)
 
 
+class _PerThread:
+    """A data descriptor holding one value per thread, read and written on a class or its instances."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.values = name, threading.local()
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        try:
+            return self.values.value
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance: object, value: Any) -> None:
+        self.values.value = value
+
+
+def one_event_per_thread() -> None:
+    """Powertools' event handler keeps the event and context it resolves on its base class
+    (`BaseRouter.current_event`, `.lambda_context`): in Lambda, one invocation per process; here,
+    the API's requests run side by side, and one request's handler read another's event (a POST
+    /v1/jobs validated a POST /v1/uploads body). Made this thread's own, on the class (where
+    Powertools writes them, through its metaclass) and its instances (where it reads them)."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter  # noqa: PLC0415 (with the layers)
+
+    if isinstance(BaseRouter.__dict__.get("current_event"), _PerThread):
+        return
+    fields = {name: _PerThread(name) for name in ("current_event", "lambda_context")}
+    for name, field_ in fields.items():
+        setattr(BaseRouter, name, field_)
+    BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), dict(fields))  # type: ignore[method-assign]
+
+
 def functions(template: Template) -> tuple[list[Function], list[Route], list[SqsSource], list[StreamSource]]:
     """The template's functions with their routes, SQS and DynamoDB stream event sources (other event
     types are refused)."""

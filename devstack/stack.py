@@ -25,6 +25,7 @@ from devstack.functions import (
     functions,
     layer_paths,
     merged_environment,
+    one_event_per_thread,
 )
 from devstack.gateway import Gateway, UsagePlans, UsageReports
 from devstack.s3post import Credentials, MotoServer, moto_app
@@ -138,6 +139,7 @@ class Stack:
         self.tenant_id = self._seed()
         # Every handler is imported now, in this one thread: imported first by the threads that
         # serve requests and queues, two could meet a module the other had half initialised.
+        one_event_per_thread()
         for function in self.functions:
             function.load()
             function.kill = self.kills.get(function.logical_id)
