@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from botocore.exceptions import ClientError
 from standardwebhooks import Webhook
 
 from devstack.stack import Stack
+from imagejobs.services import callbacks
+from imagejobs.store import repository
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import Client, discard, drain, drain_until, upload
@@ -54,6 +58,29 @@ def test_a_failing_callback_is_pending_between_attempts_and_never_changes_the_re
     assert job["callback"] == {"url": receiver.url, "status": "pending", "attempts": 1}
     drain_until(stack, lambda: len(receiver.deliveries) >= 2)
     assert api.get(f"/jobs/{job_id}").json()["callback"]["status"] == "delivered"
+
+
+def test_a_delivery_that_fails_unexpectedly_comes_back_in_seconds_not_the_queues_timeout(
+    api: Client, stack: Stack, receiver: CallbackReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DynamoDB throttling the read of the tenant, on the callback's first delivery only
+    get_tenant = repository.get_tenant
+
+    def throttled_once(tenant_id: str) -> object:
+        monkeypatch.setattr(repository, "get_tenant", get_tenant)
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetItem")
+
+    monkeypatch.setattr(repository, "get_tenant", throttled_once)
+    monkeypatch.setattr(callbacks, "UNEXPECTED_RETRY", 1)
+
+    # WHEN the job ends and its callback is delivered
+    job_id = job_with_callback(api, stack, receiver)
+    assert receiver.deliveries == []
+
+    # THEN it is delivered once, on the next delivery a second later (the queue's own timeout is minutes)
+    drain_until(stack, lambda: len(receiver.deliveries) >= 1, timeout=10)
+    assert len(receiver.deliveries) == 1
+    assert api.get(f"/jobs/{job_id}").json()["callback"] == {"url": receiver.url, "status": "delivered", "attempts": 2}
 
 
 def test_410_gone_stops_the_retries(api: Client, stack: Stack, receiver: CallbackReceiver) -> None:

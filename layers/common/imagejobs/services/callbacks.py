@@ -25,6 +25,7 @@ from imagejobs.store.aws import client
 from imagejobs.store.records import CallbackStatus, now
 
 SQS_LONGEST_DELAY = 43200  # seconds: the longest visibility timeout SQS accepts
+UNEXPECTED_RETRY = 10  # seconds before a delivery that failed unexpectedly comes again
 
 
 class RetryLaterError(Exception):
@@ -51,9 +52,15 @@ def signed_headers(secret: str, message_id: str, body: str) -> dict[str, str]:
 
 
 def handle(body: str, attempt: int, receipt_handle: str) -> None:
-    """One message of the callbacks queue: an event from the bus, delivered (again) to its URL."""
+    """One message of the callbacks queue: an event from the bus, delivered (again) to its URL. A
+    delivery that fails unexpectedly around its attempt (AWS throttling a read) comes back in
+    `UNEXPECTED_RETRY` seconds, not after the queue's whole visibility timeout."""
     event = json.loads(body)
-    delay = deliver(event["id"], event["detail-type"], Subject.model_validate(event["detail"]), attempt)
+    try:
+        delay = deliver(event["id"], event["detail-type"], Subject.model_validate(event["detail"]), attempt)
+    except Exception:  # noqa: BLE001 - not the receiver's fault: logged, then delivered again soon
+        logger.exception("callback delivery failed unexpectedly", extra={"attempt": attempt})
+        delay = UNEXPECTED_RETRY
     if delay is not None:
         client("sqs").change_message_visibility(
             QueueUrl=get_settings().callbacks_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
