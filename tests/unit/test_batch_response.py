@@ -90,3 +90,26 @@ def test_a_stream_batch_hands_over_the_string_keys_and_names_failures_by_sequenc
 def test_an_event_without_records_is_not_a_batch() -> None:
     with pytest.raises(KeyError):
         batch_response.messages({}, lambda _: None)
+
+
+def test_a_planned_redelivery_is_one_line_and_anything_else_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    logged: list[tuple[str, str, dict[str, Any]]] = []
+    for level in ("info", "exception"):
+        monkeypatch.setattr(
+            batch_response.logger, level, lambda message, extra, level=level: logged.append((level, message, extra))
+        )
+
+    def handle(message: Message) -> None:
+        if message.body == "later":
+            raise batch_response.RetryLaterError("callback attempt 2 failed; next in 60 s")
+        raise ValueError("not a message")
+
+    event = {"Records": [sqs_record("m1", "later"), sqs_record("m2", "poison")]}
+
+    assert batch_response.messages(event, handle) == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]
+    }
+    assert logged == [
+        ("info", "record comes back later", {"record": "m1", "reason": "callback attempt 2 failed; next in 60 s"}),
+        ("exception", "record failed: it will be delivered again", {"record": "m2"}),
+    ]

@@ -95,6 +95,13 @@ def test_only_the_api_functions_import_powertools_event_classes_and_asyncio(logi
     assert imported == dict.fromkeys(WITH_THE_API, imported["imagejobs.api"])
 
 
+def test_processing_loads_the_http_client_only_for_a_url_source() -> None:
+    # Its AWS calls load http.client with botocore, on the first request; a URL source loads imagejobs.net.
+    imported = run("ProcessFunction", "import app; print(json.dumps(['imagejobs.net' in sys.modules]))")
+
+    assert imported == [False]
+
+
 def test_the_first_aws_client_patches_botocore_and_http_for_xray() -> None:
     patched = run(
         "GetJobFunction",

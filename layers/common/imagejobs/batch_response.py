@@ -18,6 +18,13 @@ type Event = Mapping[str, Any]
 type Answer = dict[str, list[dict[str, str]]]
 
 
+class RetryLaterError(Exception):
+    """A record's delivery is due again, as planned (a callback's receiver answered 503, a job's attempt
+    failed and its retry is scheduled): it fails and comes back. Its message says why, and anything
+    unexpected behind it was logged where it happened, so the boundary logs it in one line, without a
+    traceback."""
+
+
 @dataclass(frozen=True)
 class Message:
     """An SQS record, as the handlers read it."""
@@ -60,6 +67,9 @@ def _each(event: Event, handle: Callable[[Event], object], identify: Callable[[E
     for record in event["Records"]:
         try:
             handle(record)
+        except RetryLaterError as planned:
+            logger.info("record comes back later", extra={"record": identify(record), "reason": str(planned)})
+            failed.append({"itemIdentifier": identify(record)})
         except Exception:  # noqa: BLE001 - the batch's boundary: this record alone fails, logged, and comes back
             logger.exception("record failed: it will be delivered again", extra={"record": identify(record)})
             failed.append({"itemIdentifier": identify(record)})

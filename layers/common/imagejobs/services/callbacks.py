@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from standardwebhooks import Webhook
 
 from imagejobs import net
+from imagejobs.batch_response import RetryLaterError
 from imagejobs.observability import logger
 from imagejobs.services import measures, views
 from imagejobs.settings import get_settings
@@ -26,10 +27,6 @@ from imagejobs.store.records import CallbackStatus, now
 
 SQS_LONGEST_DELAY = 43200  # seconds: the longest visibility timeout SQS accepts
 UNEXPECTED_RETRY = 10  # seconds before a delivery that failed unexpectedly comes again
-
-
-class RetryLaterError(Exception):
-    """The delivery failed and is due again: SQS redelivers its message after the delay."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from imagejobs import engine, net
+from imagejobs import engine
+from imagejobs.batch_response import RetryLaterError
 from imagejobs.deadline import Deadline
 from imagejobs.errors import ConflictError, JobError, SourceNotFoundError, TooLargeError
 from imagejobs.observability import logger, logging_keys, traced
@@ -25,10 +26,6 @@ from imagejobs.store import buckets, queue, repository, storage
 from imagejobs.store.records import JobRecord, StoredOutput, UploadRecord
 
 RETRY_DELAYS = (10, 60)  # seconds before the 2nd and 3rd delivery of a job that failed unexpectedly
-
-
-class RetryLaterError(Exception):
-    """The delivery failed unexpectedly and is due again soon: SQS redelivers its message."""
 
 
 def handle(body: str, deadline: Deadline, delivery: queue.Delivery) -> None:
@@ -204,6 +201,8 @@ def _read_source(
     object in a connected bucket, the version read."""
     s3 = job.source.s3
     if job.source.url is not None:
+        from imagejobs import net  # noqa: PLC0415 - only URL sources load http.client, ssl and email
+
         loopback = get_settings().allow_loopback_urls
         return net.fetch(job.source.url, max_bytes=max_bytes, allow_loopback=loopback).data, None, None
     if s3 is not None:
