@@ -160,7 +160,7 @@ def imports() -> None:
         "PIL.Image",
         "imagejobs.observability",
         "imagejobs.store.aws",
-        "imagejobs.models",
+        "imagejobs.spec.documents",
         "imagejobs.spec.operations",
         "imagejobs.engine",
         "imagejobs.services.processing",
