@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 
 import pytest
 import requests
@@ -146,6 +147,26 @@ def test_deleting_a_job_removes_its_images_now(tenant: Client, stack: Stack) -> 
     assert requests.get(url, timeout=10).status_code == 404
     assert tenant.get(f"/jobs/{done['id']}").status_code == 404
     assert tenant.request("DELETE", f"/jobs/{done['id']}").status_code == 404
+
+
+def test_a_job_is_stored_deflated_and_one_stored_as_json_by_0_1_0_still_reads(tenant: Client, stack: Stack) -> None:
+    done = job(tenant, stack, images.jpeg(16, 16))
+    table = stack.client("dynamodb")
+    (item,) = table.scan(
+        TableName=stack.template.refs["Table"],
+        FilterExpression="sk = :sk",
+        ExpressionAttributeValues={":sk": {"S": f"JOB#{done['id']}"}},
+    )["Items"]
+    assert json.loads(zlib.decompress(item["data"]["B"]))["id"] == done["id"]
+
+    # an item as 0.1.0 wrote it: the job's JSON itself
+    stored = {**item, "data": {"S": zlib.decompress(item["data"]["B"]).decode()}}
+    table.put_item(TableName=stack.template.refs["Table"], Item=stored)
+
+    read = tenant.get(f"/jobs/{done['id']}").json()
+    assert {k: v for k, v in read.items() if k != "outputs"} == {k: v for k, v in done.items() if k != "outputs"}
+    assert [j["id"] for j in tenant.get("/jobs").json()["jobs"]] == [done["id"]]
+    assert tenant.request("DELETE", f"/jobs/{done['id']}").status_code == 204
 
 
 def test_another_tenant_cannot_read_retry_delete_or_list_a_job(

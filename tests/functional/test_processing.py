@@ -3,8 +3,10 @@ handler, results in S3, events on the bus, and signed callbacks."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import random
 import time
 from pathlib import Path
 
@@ -272,11 +274,14 @@ def test_a_job_deleted_while_it_runs_leaves_no_object_behind(
 def test_a_job_too_large_to_record_fails_too_large_and_keeps_no_outputs(
     api: Client, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a render that makes more outputs than a DynamoDB item can list (400 KB)
+    # GIVEN a render that makes more outputs than a DynamoDB item can list (400 KB), even deflated:
+    # names that do not compress (random, base64)
     pixel = images.png(1, 1)
+    noise = random.Random(7)
 
     def many(*_: object, **__: object) -> tuple[engine.SourceInfo, list[engine.Rendered]]:
-        made = [engine.Rendered(f"{n:03d}-{'x' * 900}", "png", 1, 1, pixel, "image/png", "png") for n in range(450)]
+        names = [f"{n:03d}-{base64.urlsafe_b64encode(noise.randbytes(675)).decode()}" for n in range(600)]
+        made = [engine.Rendered(name, "png", 1, 1, pixel, "image/png", "png") for name in names]
         return engine.SourceInfo("jpeg", 8, 8), made
 
     monkeypatch.setattr(engine, "render", many)
