@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,51 @@ def test_outputs_render_on_several_threads_at_once(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(engine.encode, "encode", noting)
     render(PHOTO, rungs("webp", quality=80), threads=2)
     assert len(seen) == 2
+
+
+@pytest.fixture
+def libvips_threads() -> Iterator[Callable[[int], None]]:
+    """Sets libvips' threads per operation (its concurrency) for a test; restored after it."""
+    before = pyvips.concurrency_get()
+    yield pyvips.concurrency_set
+    pyvips.concurrency_set(before)
+
+
+def test_outputs_side_by_side_share_libvips_threads_out_and_encode_as_each_would_alone(
+    monkeypatch: pytest.MonkeyPatch, libvips_threads: Callable[[int], None]
+) -> None:
+    # GIVEN libvips on 2 threads per operation (a 2-core machine's default), and a ladder of AVIF rungs,
+    # whose bytes depend on the threads libaom encodes on
+    libvips_threads(2)
+    outputs = rungs("avif", widths=(1200, 800, 600, 400))
+    seen: list[int] = []
+    encode = engine.encode.encode
+
+    def noting(*args: Any, **kwargs: Any) -> engine.encode.Encoded:
+        seen.append(pyvips.concurrency_get())
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(engine.encode, "encode", noting)
+    # WHEN its outputs render two at a time
+    side_by_side = render(PHOTO, outputs, threads=2)
+    # THEN each encoded on libvips' share of one thread, and libvips has its 2 again after
+    assert seen == [1, 1, 1, 1]
+    assert pyvips.concurrency_get() == 2
+    # AND each is the bytes of the same output rendered alone on one libvips thread
+    libvips_threads(1)
+    assert [r.data for r in side_by_side] == [r.data for r in render(PHOTO, outputs, threads=1)]
+
+
+def test_libvips_threads_stay_shared_out_until_the_last_render_side_by_side_ends(
+    libvips_threads: Callable[[int], None],
+) -> None:
+    libvips_threads(4)
+    with engine._libvips_threads_shared(2):
+        assert pyvips.concurrency_get() == 2
+        with engine._libvips_threads_shared(4):  # another job's outputs, in the same process
+            assert pyvips.concurrency_get() == 2
+        assert pyvips.concurrency_get() == 2
+    assert pyvips.concurrency_get() == 4
 
 
 def test_a_failing_output_on_a_thread_fails_the_job_with_its_code() -> None:
