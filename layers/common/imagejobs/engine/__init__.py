@@ -210,8 +210,12 @@ def _in_parallel(
 
     # Longest first (the outputs' pixels times their format's encode cost), so that the threads end
     # together rather than one of them encoding the largest output last; the results keep `work`'s order.
-    longest_first = sorted(range(len(work)), key=lambda index: -_encode_cost(*work[index]))
-    with _libvips_threads_shared(threads), ThreadPoolExecutor(threads, thread_name_prefix="render") as pool:
+    costs = [_encode_cost(*item) for item in work]
+    longest_first = sorted(range(len(work)), key=lambda index: -costs[index])
+    # libvips' threads are shared out when the outputs keep every thread busy: no output larger than
+    # their share. Otherwise the largest still takes all of them once the others are done.
+    shared = _libvips_threads_shared(threads) if max(costs) * threads <= sum(costs) else nullcontext()
+    with shared, ThreadPoolExecutor(threads, thread_name_prefix="render") as pool:
         started = {index: pool.submit(guarded, *work[index]) for index in longest_first}
         futures = [started[index] for index in range(len(work))]
         wait(futures, return_when=FIRST_EXCEPTION)
@@ -245,9 +249,10 @@ def _libvips_threads_shared(at_once: int) -> Iterator[None]:
     The outputs are already the parallel work: on 2 cores, two outputs each computing and encoding on
     libvips' 2 threads (and an AVIF's on libaom's 2 threads) ran four busy threads on two cores, and the
     threads' hand-offs cost CPU. An AVIF of 1920x1080 (effort 1) alone: 183-194 ms of CPU on one thread,
-    213-258 ms on two; bench case t (6 outputs of an 8 MP photo, 2 at once) took 5-9 % more CPU threaded
-    than on one thread, 1 % once shared out (bench/README.md, "Threads"). A process rendering several jobs
-    at once (the local stack) keeps the first one's setting until the last one ends.
+    213-258 ms on two; bench case t (6 outputs of an 8 MP photo, 2 at once) ran 1.70x faster on two threads
+    than on one, using 3-7 % more CPU; 1.86x once shared out, using less (bench/README.md, "Threads").
+    A process rendering several jobs at once (the local stack) keeps the first one's setting until the
+    last one ends.
     """
     state = _side_by_side
     with state.lock:
