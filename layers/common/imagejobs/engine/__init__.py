@@ -21,7 +21,7 @@ The order of work, in one place (`render`):
    whole: it streams, row by row, into that rung (its failures still the decode's).
 4. per output and page, on up to `threads` threads at once (`budget` lowers that to what fits in
    memory; libvips releases the GIL; its own threads are shared out among the outputs running side
-   by side): its operations in order (`operations.apply`), frame by frame for an
+   by side when none of them outweighs its share): its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
    `encode.encode` (format, quality and size searches; metadata stripped). The first output to
@@ -250,7 +250,7 @@ def _libvips_threads_shared(at_once: int) -> Iterator[None]:
     libvips' 2 threads (and an AVIF's on libaom's 2 threads) ran four busy threads on two cores, and the
     threads' hand-offs cost CPU. An AVIF of 1920x1080 (effort 1) alone: 183-194 ms of CPU on one thread,
     213-258 ms on two; bench case t (6 outputs of an 8 MP photo, 2 at once) ran 1.70x faster on two threads
-    than on one, using 3-7 % more CPU; 1.86x once shared out, using less (bench/README.md, "Threads").
+    than on one, using 2-9 % more CPU; 1.86x once shared out, using less (bench/README.md, "Threads").
     A process rendering several jobs at once (the local stack) keeps the first one's setting until the
     last one ends.
     """
