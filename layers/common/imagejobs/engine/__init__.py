@@ -20,7 +20,8 @@ The order of work, in one place (`render`):
    decode itself any more, it is let go; when one rung alone is scaled from it, it is never held
    whole: it streams, row by row, into that rung (its failures still the decode's).
 4. per output and page, on up to `threads` threads at once (`budget` lowers that to what fits in
-   memory; libvips releases the GIL): its operations in order (`operations.apply`), frame by frame for an
+   memory; libvips releases the GIL; its own threads are shared out among the outputs running side
+   by side when none of them outweighs its share): its operations in order (`operations.apply`), frame by frame for an
    animation the output format can hold (gif, webp; other formats get the first frame), the
    time budget checked and the output dimension limit enforced between steps; then
    `encode.encode` (format, quality and size searches; metadata stripped). The first output to
@@ -39,10 +40,11 @@ or an encoding, `timeout` once the deadline has passed.
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from functools import cache
 
 import pyvips
@@ -208,8 +210,12 @@ def _in_parallel(
 
     # Longest first (the outputs' pixels times their format's encode cost), so that the threads end
     # together rather than one of them encoding the largest output last; the results keep `work`'s order.
-    longest_first = sorted(range(len(work)), key=lambda index: -_encode_cost(*work[index]))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
+    costs = [_encode_cost(*item) for item in work]
+    longest_first = sorted(range(len(work)), key=lambda index: -costs[index])
+    # libvips' threads are shared out when the outputs keep every thread busy: no output larger than
+    # their share. Otherwise the largest still takes all of them once the others are done.
+    shared = _libvips_threads_shared(threads) if max(costs) * threads <= sum(costs) else nullcontext()
+    with shared, ThreadPoolExecutor(threads, thread_name_prefix="render") as pool:
         started = {index: pool.submit(guarded, *work[index]) for index in longest_first}
         futures = [started[index] for index in range(len(work))]
         wait(futures, return_when=FIRST_EXCEPTION)
@@ -221,6 +227,46 @@ def _in_parallel(
         if not future.cancelled() and (failure := future.exception()) is not None:
             raise failure
     return [future.result() for future in futures]
+
+
+@dataclass
+class _SideBySide:
+    """The renders of this process whose outputs are running side by side, and libvips' concurrency before them."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: int = 0
+    concurrency: int = 0
+
+
+_side_by_side = _SideBySide()
+
+
+@contextmanager
+def _libvips_threads_shared(at_once: int) -> Iterator[None]:
+    """libvips' threads per operation (its concurrency, one per core by default) shared out among the
+    `at_once` outputs that render side by side, while they do: at least one each; restored after.
+
+    The outputs are already the parallel work: on 2 cores, two outputs each computing and encoding on
+    libvips' 2 threads (and an AVIF's on libaom's 2 threads) ran four busy threads on two cores, and the
+    threads' hand-offs cost CPU. An AVIF of 1920x1080 (effort 1) alone: 183-194 ms of CPU on one thread,
+    213-258 ms on two; bench case t (6 outputs of an 8 MP photo, 2 at once) ran 1.70x faster on two threads
+    than on one, using 2-9 % more CPU; 1.86x once shared out, using less (bench/README.md, "Threads").
+    A process rendering several jobs at once (the local stack) keeps the first one's setting until the
+    last one ends.
+    """
+    state = _side_by_side
+    with state.lock:
+        if state.running == 0:
+            state.concurrency = pyvips.concurrency_get()
+            pyvips.concurrency_set(max(1, state.concurrency // at_once))
+        state.running += 1
+    try:
+        yield
+    finally:
+        with state.lock:
+            state.running -= 1
+            if state.running == 0:
+                pyvips.concurrency_set(state.concurrency)
 
 
 @cache
