@@ -177,10 +177,10 @@ class Stack:
 
     def _seed(self) -> str:
         """A development tenant that owns `api_key`, granted every connected bucket whole."""
-        from imagejobs.services import auth, grants  # noqa: PLC0415 (importable once the template's layers are on sys.path)
+        from imagejobs.services import accounts, grants  # noqa: PLC0415 (importable once the template's layers are on sys.path)
 
-        tenant = auth.create_tenant("local development", webhook_secret=self.webhook_secret)
-        auth.create_key(tenant.id, "local development", key=self.api_key)
+        tenant = accounts.create_tenant("local development", webhook_secret=self.webhook_secret)
+        accounts.create_key(tenant.id, "local development", key=self.api_key)
         for bucket in self.connected_buckets:
             grants.add(tenant.id, f"s3://{bucket}/", read=True, write=True)
         for bucket in self.template.list_parameter("ConnectedReadOnlyBuckets"):

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs.services import auth, processing
+from imagejobs.services import accounts, processing
 from tests.conftest import IAM_RECORDS, free_port
 
 
@@ -65,8 +65,8 @@ def api(stack: Stack) -> Client:
 
 @pytest.fixture(scope="session")
 def other_tenant(stack: Stack) -> Client:
-    tenant = auth.create_tenant("another tenant")
-    return Client(stack, auth.create_key(tenant.id, "theirs"))
+    tenant = accounts.create_tenant("another tenant")
+    return Client(stack, accounts.create_key(tenant.id, "theirs"))
 
 
 def upload(client: Client, data: bytes, content_type: str = "image/jpeg", filename: str = "photo.jpg") -> str:

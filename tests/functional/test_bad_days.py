@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from devstack.stack import Stack
 from imagejobs.errors import ConflictError
-from imagejobs.services import auth, creation, dead_letters, processing, views
+from imagejobs.services import accounts, creation, dead_letters, processing, views
 from imagejobs.store import bus, queue, repository
 from tests import images
 from tests.conftest import CallbackReceiver
@@ -27,8 +27,8 @@ OUTPUTS = [{"name": "small", "format": "png", "operations": [{"type": "resize", 
 @pytest.fixture
 def tenant(stack: Stack) -> Client:
     """A tenant of its own, so its job list holds only what a test made."""
-    made = auth.create_tenant(f"bad days {uuid.uuid4().hex[:6]}", webhook_secret=stack.webhook_secret)
-    return Client(stack, auth.create_key(made.id, "bad days"))
+    made = accounts.create_tenant(f"bad days {uuid.uuid4().hex[:6]}", webhook_secret=stack.webhook_secret)
+    return Client(stack, accounts.create_key(made.id, "bad days"))
 
 
 def once(replacing: Any, error: Exception) -> Any:

@@ -15,7 +15,7 @@ import pytest
 
 from devstack.stack import Stack
 from imagejobs.errors import ImageJobsError
-from imagejobs.services import auth, grants
+from imagejobs.services import accounts, auth, grants
 from imagejobs.settings import get_settings
 from imagejobs.store import buckets
 from tests import images
@@ -47,10 +47,10 @@ def keys_under(stack: Stack, bucket: str, prefix: str) -> list[str]:
 
 def tenant(stack: Stack, *granted: tuple[str, str]) -> Client:
     """A new tenant and its key, granted ("s3://bucket/prefix", "rw" | "r" | "w") each."""
-    made = auth.create_tenant(f"buckets {uuid.uuid4().hex[:6]}")
+    made = accounts.create_tenant(f"buckets {uuid.uuid4().hex[:6]}")
     for uri, access in granted:
         grants.add(made.id, uri, read="r" in access, write="w" in access)
-    return Client(stack, auth.create_key(made.id, "tests"))
+    return Client(stack, accounts.create_key(made.id, "tests"))
 
 
 def run(client: Client, stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
@@ -569,7 +569,7 @@ def test_a_grant_revoked_before_the_job_runs_fails_it_with_not_granted(stack: St
 
 
 def test_grants_name_connected_buckets_and_a_read_only_one_for_reading(stack: Stack) -> None:
-    made = auth.create_tenant("grants")
+    made = accounts.create_tenant("grants")
     with pytest.raises(ImageJobsError, match="the stack may not read elsewhere: connect it first"):
         grants.add(made.id, "s3://elsewhere/", read=True, write=False)
     with pytest.raises(ImageJobsError, match="the stack may not write originals"):

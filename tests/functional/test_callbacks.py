@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 from devstack.stack import Stack
 from imagejobs.services import callbacks
-from imagejobs.store import repository
+from imagejobs.store import tenants
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import Client, discard, drain, drain_until, upload
@@ -64,13 +64,13 @@ def test_a_delivery_that_fails_unexpectedly_comes_back_in_seconds_not_the_queues
     api: Client, stack: Stack, receiver: CallbackReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN DynamoDB throttling the read of the tenant, on the callback's first delivery only
-    get_tenant = repository.get_tenant
+    get_tenant = tenants.get_tenant
 
     def throttled_once(tenant_id: str) -> object:
-        monkeypatch.setattr(repository, "get_tenant", get_tenant)
+        monkeypatch.setattr(tenants, "get_tenant", get_tenant)
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetItem")
 
-    monkeypatch.setattr(repository, "get_tenant", throttled_once)
+    monkeypatch.setattr(tenants, "get_tenant", throttled_once)
     monkeypatch.setattr(callbacks, "UNEXPECTED_RETRY", 1)
 
     # WHEN the job ends and its callback is delivered

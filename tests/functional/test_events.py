@@ -14,11 +14,12 @@ from typing import Any
 from standardwebhooks import Webhook
 
 from devstack.stack import Stack
-from imagejobs.services import auth
+from imagejobs.services import accounts, auth
 from imagejobs.spec.documents import ErrorDocument, SourceDocument
 from imagejobs.spec.requests import BatchRequest, JobRequest
-from imagejobs.store import repository, storage
-from imagejobs.store.records import BatchRecord, JobRecord, StoredRequest, TenantRecord, UploadRecord, new_callback, now
+from imagejobs.store import repository, storage, tenants
+from imagejobs.store.records import BatchRecord, JobRecord, StoredRequest, UploadRecord, new_callback, now
+from imagejobs.store.tenants import TenantRecord
 from tests import images
 from tests.conftest import CallbackReceiver
 from tests.functional.conftest import discard
@@ -52,8 +53,8 @@ def seed(stack: Stack, callback_url: str) -> None:
     """The tenant, key, upload and job that the events/ files name."""
     created = now()
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    repository.put_tenant(TenantRecord(id=TENANT, name="events", webhook_secret=secret, created_at=created))
-    auth.create_key(TENANT, "events", key=event("get_job.json")["headers"]["X-API-Key"])
+    tenants.put_tenant(TenantRecord(id=TENANT, name="events", webhook_secret=secret, created_at=created))
+    accounts.create_key(TENANT, "events", key=event("get_job.json")["headers"]["X-API-Key"])
     upload = UploadRecord(
         tenant_id=TENANT,
         id=UPLOAD,
@@ -123,7 +124,7 @@ def test_every_event_file_runs_through_its_function(stack: Stack, receiver: Call
 
     assert stack.function("DeliverCallbackFunction").invoke(event("deliver_callback.json")) == {"batchItemFailures": []}
     (delivery,) = receiver.wait_for(1)
-    tenant = repository.get_tenant(TENANT)
+    tenant = tenants.get_tenant(TENANT)
     assert tenant is not None
     payload = Webhook(tenant.webhook_secret).verify(delivery.body, delivery.headers)
     assert payload["type"] == "job.succeeded"

@@ -15,7 +15,7 @@ import requests
 
 from devstack.stack import Stack
 from imagejobs import jsonbody
-from imagejobs.services import auth
+from imagejobs.services import accounts
 from tests.functional.conftest import Client
 
 ROUTES = ("/jobs", "/uploads", "/batches")
@@ -55,8 +55,8 @@ def assert_refused(response: requests.Response, *statuses: int) -> dict[str, Any
 @pytest.fixture(scope="module")
 def api(stack: Stack) -> Client:
     """A tenant of its own: its key's rate limit is not the one the other tests' key meets."""
-    tenant = auth.create_tenant("hostile bodies")
-    return Client(stack, auth.create_key(tenant.id, "corpus"))
+    tenant = accounts.create_tenant("hostile bodies")
+    return Client(stack, accounts.create_key(tenant.id, "corpus"))
 
 
 @pytest.fixture(scope="module")

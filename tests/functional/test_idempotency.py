@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from devstack.stack import Stack
-from imagejobs.services import auth
+from imagejobs.services import accounts
 from tests import images
 from tests.functional.conftest import Client, upload
 
@@ -13,8 +13,8 @@ OUTPUTS = [{"name": "small", "format": "png", "operations": [{"type": "resize", 
 
 
 def test_the_same_key_and_body_give_the_same_job_made_once(stack: Stack) -> None:
-    tenant = auth.create_tenant("idempotent")
-    client = Client(stack, auth.create_key(tenant.id, "idempotent"))
+    tenant = accounts.create_tenant("idempotent")
+    client = Client(stack, accounts.create_key(tenant.id, "idempotent"))
     body = {"source": {"upload_id": upload(client, images.jpeg(16, 16))}, "outputs": OUTPUTS}
     key = str(uuid.uuid4())
 

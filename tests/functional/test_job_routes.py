@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from imagejobs.services import auth, jobs
+from imagejobs.services import accounts, jobs
 from tests import images
 from tests.functional.conftest import Client, drain, upload
 
@@ -21,8 +21,8 @@ OUTPUTS = [{"name": "small", "format": "png", "operations": [{"type": "resize", 
 @pytest.fixture
 def tenant(stack: Stack) -> Client:
     """A tenant of its own, so listings see only this test's jobs."""
-    created = auth.create_tenant("listing")
-    return Client(stack, auth.create_key(created.id, "listing"))
+    created = accounts.create_tenant("listing")
+    return Client(stack, accounts.create_key(created.id, "listing"))
 
 
 def job(client: Client, stack: Stack, data: bytes) -> dict:

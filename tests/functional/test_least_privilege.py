@@ -11,7 +11,7 @@ import pytest
 from devstack import iam
 from devstack.stack import Stack
 from devstack.template import load
-from imagejobs.services import auth
+from imagejobs.services import accounts
 from tests import images
 from tests.functional.conftest import Client, drain, upload
 
@@ -36,8 +36,8 @@ def narrowed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> iam.Role
 
 @pytest.fixture
 def tenant(stack: Stack) -> Client:
-    created = auth.create_tenant("least privilege")
-    return Client(stack, auth.create_key(created.id, "least privilege"))
+    created = accounts.create_tenant("least privilege")
+    return Client(stack, accounts.create_key(created.id, "least privilege"))
 
 
 def guard(stack: Stack) -> iam.Guard:

@@ -13,7 +13,7 @@ import pytest
 from devstack import iam
 from devstack.stack import Stack
 from devstack.template import REGION, load
-from imagejobs.services import auth
+from imagejobs.services import accounts, auth
 from imagejobs.settings import get_settings
 from tests.functional.conftest import Client
 
@@ -21,8 +21,8 @@ from tests.functional.conftest import Client
 @pytest.fixture
 def tenant(stack: Stack) -> Client:
     """A tenant with a key of its own: no request of another test is counted against it."""
-    created = auth.create_tenant("usage")
-    return Client(stack, auth.create_key(created.id, "usage"))
+    created = accounts.create_tenant("usage")
+    return Client(stack, accounts.create_key(created.id, "usage"))
 
 
 def test_a_key_sees_its_plans_rate_and_quota_and_its_tiers_limits(stack: Stack, tenant: Client) -> None:
@@ -137,8 +137,8 @@ def test_a_key_missing_from_the_usage_plan_is_a_clear_500_not_a_crash(
     monkeypatch.setitem(os.environ, "KEYED_USAGE_PLAN_ID", "")
     get_settings.cache_clear()
     try:
-        created = auth.create_tenant("unregistered")
-        key = auth.create_key(created.id, "unregistered")
+        created = accounts.create_tenant("unregistered")
+        key = accounts.create_key(created.id, "unregistered")
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

@@ -30,6 +30,15 @@ DEFERRED = (
 )
 # Imported by the API functions (imagejobs.api) only.
 WITH_THE_API = ("imagejobs.api", "asyncio", "aws_lambda_powertools.utilities.data_classes")
+# The job-request model graph and the usage plans' service: the authorizer reads API keys, nothing else.
+NOT_FOR_THE_AUTHORIZER = (
+    "imagejobs.spec.documents",
+    "imagejobs.spec.requests",
+    "imagejobs.spec.outputs",
+    "imagejobs.spec.operations",
+    "imagejobs.spec.presets",
+    "imagejobs.services.usage",
+)
 # Built at import: what every invocation of every function reads first.
 BUILT_AT_IMPORT = ["imagejobs.settings.Settings", "imagejobs.settings.TierLimits"]
 # The imagejobs models and module-level TypeAdapters whose validator is built, once `app` is imported.
@@ -93,6 +102,16 @@ def test_only_the_api_functions_import_powertools_event_classes_and_asyncio(logi
     imported = run(logical_id, f"import app; print(json.dumps({{m: m in sys.modules for m in {WITH_THE_API!r}}}))")
 
     assert imported == dict.fromkeys(WITH_THE_API, imported["imagejobs.api"])
+
+
+def test_the_authorizer_imports_no_job_model_and_no_usage_plan_code() -> None:
+    # It runs before every keyed request: its cold start is one the caller waits for (issue 11).
+    imported = run(
+        "AuthorizerFunction",
+        f"import app; print(json.dumps([m for m in {NOT_FOR_THE_AUTHORIZER!r} if m in sys.modules]))",
+    )
+
+    assert imported == []
 
 
 def test_processing_loads_the_http_client_only_for_a_url_source() -> None:

@@ -14,7 +14,7 @@ from imagejobs.spec import keys
 from imagejobs.spec.outputs import Output
 from imagejobs.spec.requests import JobRequest
 from imagejobs.spec.validation import details
-from imagejobs.store.records import GrantRecord
+from imagejobs.store.tenants import GrantRecord
 
 VALUES = {
     "job_id": "job_01KAZ5Y0000000000000000003",

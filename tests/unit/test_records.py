@@ -10,7 +10,6 @@ import pytest
 
 from imagejobs.spec.documents import JobStatus, SourceDocument
 from imagejobs.store.records import (
-    ApiKeyRecord,
     BatchRecord,
     IllegalTransitionError,
     JobRecord,
@@ -18,6 +17,7 @@ from imagejobs.store.records import (
     new_callback,
     now,
 )
+from imagejobs.store.tenants import ApiKeyRecord
 
 READ = SourceDocument(upload_id="upl_01KAZ5Y0000000000000000002", format="jpeg", width=640, height=480, bytes=1234)
 OUTPUT = StoredOutput(

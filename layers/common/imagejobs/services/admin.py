@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from imagejobs.errors import ImageJobsError
-from imagejobs.services import auth, grants
-from imagejobs.store import repository
+from imagejobs.services import accounts, grants
+from imagejobs.store import tenants
 from imagejobs.store.aws import client
-from imagejobs.store.records import GrantRecord, TenantRecord
+from imagejobs.store.tenants import GrantRecord, TenantRecord
 
 
 def _print(value: Any) -> None:
@@ -43,9 +43,9 @@ def _grant(grant: GrantRecord) -> dict[str, Any]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagejobs.services.admin", description="Tenants, API keys and grants.")
     commands = parser.add_subparsers(dest="command", required=True)
-    tenants = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
-    tenants.add_parser("create").add_argument("name")
-    tenants.add_parser("list")
+    tenanting = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
+    tenanting.add_parser("create").add_argument("name")
+    tenanting.add_parser("list")
     keys = commands.add_parser("keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create")
     create.add_argument("tenant_id")
@@ -74,28 +74,28 @@ def run(argv: Sequence[str]) -> int:
     try:
         match (args.command, getattr(args, "action", None)):
             case ("tenants", "create"):
-                tenant = auth.create_tenant(args.name)
-                key = auth.create_key(tenant.id, "default")
+                tenant = accounts.create_tenant(args.name)
+                key = accounts.create_key(tenant.id, "default")
                 _print({"tenant_id": tenant.id, "api_key": key, "webhook_secret": tenant.webhook_secret})
             case ("tenants", "list"):
                 _print(
-                    [{"tenant_id": t.id, "name": t.name, "created_at": t.created_at} for t in repository.list_tenants()]
+                    [{"tenant_id": t.id, "name": t.name, "created_at": t.created_at} for t in tenants.list_tenants()]
                 )
             case ("keys", "create"):
                 tenant = _require_tenant(args.tenant_id)
-                _print({"tenant_id": tenant.id, "api_key": auth.create_key(tenant.id, args.name)})
+                _print({"tenant_id": tenant.id, "api_key": accounts.create_key(tenant.id, args.name)})
             case ("keys", "list"):
-                keys = repository.list_api_keys(_require_tenant(args.tenant_id).id)
+                keys = tenants.list_api_keys(_require_tenant(args.tenant_id).id)
                 _print(
                     [{"key_id": k.id, "name": k.name, "created_at": k.created_at, "revoked": k.revoked} for k in keys]
                 )
             case ("keys", "revoke"):
-                revoked = auth.revoke_key(args.tenant_id, args.key_id)
+                revoked = accounts.revoke_key(args.tenant_id, args.key_id)
                 _print({"key_id": revoked.id, "revoked": True})
             case ("grants", "add"):
                 _print(_grant(grants.add(args.tenant_id, args.uri, read=args.read, write=args.write)))
             case ("grants", "list"):
-                listed = repository.list_grants(_require_tenant(args.tenant_id).id)
+                listed = tenants.list_grants(_require_tenant(args.tenant_id).id)
                 _print([{**_grant(g), "created_at": g.created_at} for g in listed])
             case ("grants", "revoke"):
                 _print({**_grant(grants.revoke(args.tenant_id, args.uri)), "revoked": True})
@@ -108,7 +108,7 @@ def run(argv: Sequence[str]) -> int:
 
 
 def _require_tenant(tenant_id: str) -> TenantRecord:
-    tenant = repository.get_tenant(tenant_id)
+    tenant = tenants.get_tenant(tenant_id)
     if tenant is None:
         raise ImageJobsError(f"no tenant {tenant_id}")
     return tenant

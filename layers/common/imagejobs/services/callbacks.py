@@ -21,7 +21,7 @@ from imagejobs.observability import logger
 from imagejobs.services import measures, views
 from imagejobs.settings import get_settings
 from imagejobs.spec.events import BATCH_COMPLETED, JOB_ENDINGS, BatchCallback, JobCallback, Subject
-from imagejobs.store import repository
+from imagejobs.store import repository, tenants
 from imagejobs.store.aws import client
 from imagejobs.store.records import CallbackStatus, now
 
@@ -111,7 +111,7 @@ def deliver(event_id: str, detail_type: str, subject: Subject, attempt: int) -> 
     nothing to do).
     """
     delivery = _delivery(detail_type, subject)
-    tenant = repository.get_tenant(subject.tenant_id) if delivery else None
+    tenant = tenants.get_tenant(subject.tenant_id) if delivery else None
     if delivery is None or tenant is None:
         logger.info("nothing to deliver", extra={"event": event_id})
         return None

@@ -15,15 +15,16 @@ from __future__ import annotations
 from imagejobs.errors import ImageJobsError, NotFoundError, NotGrantedError, RequestValidationError
 from imagejobs.settings import Access, get_settings
 from imagejobs.spec.keys import parse_s3_uri, s3_uri
-from imagejobs.store import repository
-from imagejobs.store.records import GrantRecord, now
+from imagejobs.store import tenants
+from imagejobs.store.records import now
+from imagejobs.store.tenants import GrantRecord
 
 
 def add(tenant_id: str, uri: str, *, read: bool, write: bool) -> GrantRecord:
     """Grants the tenant `read` and/or `write` under `s3://bucket/prefix` (replacing what it had there)."""
     if not (read or write):
         raise ImageJobsError("give --read, --write or both")
-    if repository.get_tenant(tenant_id) is None:
+    if tenants.get_tenant(tenant_id) is None:
         raise NotFoundError(f"no tenant {tenant_id}")
     bucket, prefix = _parse(uri)
     settings = get_settings()
@@ -36,14 +37,14 @@ def add(tenant_id: str, uri: str, *, read: bool, write: bool) -> GrantRecord:
                 f"ConnectedReadOnlyBuckets: {read_only})"
             )
     grant = GrantRecord(tenant_id=tenant_id, bucket=bucket, prefix=prefix, read=read, write=write, created_at=now())
-    repository.put_grant(grant)
+    tenants.put_grant(grant)
     return grant
 
 
 def revoke(tenant_id: str, uri: str) -> GrantRecord:
     """Removes the tenant's grant on exactly that bucket and prefix: jobs that have not run yet are refused too."""
     bucket, prefix = _parse(uri)
-    removed = repository.delete_grant(tenant_id, bucket, prefix)
+    removed = tenants.delete_grant(tenant_id, bucket, prefix)
     if removed is None:
         raise NotFoundError(f"tenant {tenant_id} has no grant on {s3_uri(bucket, prefix)}")
     return removed
@@ -60,7 +61,7 @@ class Grants:
     """One tenant's grants, read once for a request or a job run."""
 
     def __init__(self, tenant_id: str) -> None:
-        self.grants = repository.list_grants(tenant_id)
+        self.grants = tenants.list_grants(tenant_id)
 
     def on_bucket(self, access: Access, bucket: str) -> bool:
         """Whether any of them lets `access` some of the bucket (and the stack may)."""

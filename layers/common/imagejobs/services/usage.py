@@ -19,7 +19,7 @@ from imagejobs.settings import Tier, get_settings
 from imagejobs.spec.model import Model
 from imagejobs.spec.requests import MAX_BATCH_JOBS
 from imagejobs.store.aws import client
-from imagejobs.store.records import ApiKeyRecord
+from imagejobs.store.tenants import ApiKeyRecord
 
 
 def register(key: ApiKeyRecord) -> None:

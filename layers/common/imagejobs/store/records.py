@@ -1,5 +1,6 @@
-"""Storage records: what the repository keeps. Their public parts are the API's own types
-(`imagejobs.spec.documents`); what only storage knows (keys, versions, tenants) is added here.
+"""Storage records: what the repository keeps (those of tenants, API keys and grants are in
+`tenants`). Their public parts are the API's own types (`imagejobs.spec.documents`); what only
+storage knows (keys, versions, tenants) is added here.
 
 A job's status changes only through its transitions (`queued()`, `started()`, …), each of which
 refuses a move its state does not allow: a record is never edited field by field.
@@ -12,7 +13,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator
 
-from imagejobs.settings import Access, Tier
+from imagejobs.settings import Tier
 from imagejobs.spec.documents import (
     Analysis,
     CallbackDocument,
@@ -173,51 +174,6 @@ class UploadRecord(_Record):
     received_at: datetime | None = None
     bytes: int | None = None
     waiting_job_ids: list[str] = Field(default_factory=list)
-
-
-class TenantRecord(Model):
-    id: str
-    name: str
-    webhook_secret: str
-    created_at: datetime
-
-
-class ApiKeyRecord(_Record):
-    key_hash: str
-    tenant_id: str
-    name: str
-    created_at: datetime
-    revoked: bool = False
-
-    @property
-    def id(self) -> str:
-        """The key's public name: safe to show and log, useless to authenticate with."""
-        return f"key_{self.key_hash[:16]}"
-
-    def revoke(self) -> ApiKeyRecord:
-        return self._with(revoked=True)
-
-
-class GrantRecord(_Record):
-    """What a tenant may do under a prefix of a connected bucket (the whole bucket for "")."""
-
-    tenant_id: str
-    bucket: str
-    prefix: str
-    read: bool
-    write: bool
-    created_at: datetime
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    def gives(self, access: Access) -> bool:
-        return self.read if access == "read" else self.write
-
-    def allows(self, access: Access, bucket: str, key: str) -> bool:
-        """Whether it lets `access` the key (or every key starting with it) of the bucket."""
-        return self.bucket == bucket and key.startswith(self.prefix) and self.gives(access)
 
 
 BatchKind = Literal["jobs", "prefix"]

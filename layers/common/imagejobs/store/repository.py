@@ -1,9 +1,9 @@
-"""Data access. Nothing above this module knows DynamoDB's item shapes.
+"""Data access for jobs, uploads, batches, idempotency claims and archives. Nothing above this
+module (and `tenants`, for tenants, API keys and grants) knows DynamoDB's item shapes.
 
-One table. A tenant's jobs, uploads and grants share its partition (`TENANT#<id>`), so every read
-is scoped by the caller's tenant: another tenant's id is simply not found. API keys are stored by
-their SHA-256 under `KEY#<hash>`. Records travel as one JSON attribute; the attributes beside it
-exist for conditions, TTL and indexes. A job's JSON is stored deflated (`_job_item`).
+One table (`dynamodb`): a tenant's items share its partition, so every read is scoped by the
+caller's tenant. Records travel as one JSON attribute; the attributes beside it exist for
+conditions, TTL and indexes. A job's JSON is stored deflated (`_job_item`).
 """
 
 from __future__ import annotations
@@ -18,25 +18,8 @@ from botocore.exceptions import ClientError
 
 from imagejobs.errors import ConflictError, TooLargeError
 from imagejobs.settings import get_settings
-from imagejobs.store.aws import table
-from imagejobs.store.records import (
-    ApiKeyRecord,
-    ArchiveRecord,
-    BatchRecord,
-    GrantRecord,
-    JobRecord,
-    TenantRecord,
-    UploadRecord,
-    now,
-)
-
-
-def _table() -> Any:
-    return table(get_settings().table_name)
-
-
-def _tenant_pk(tenant_id: str) -> str:
-    return f"TENANT#{tenant_id}"
+from imagejobs.store.dynamodb import table, tenant_pk
+from imagejobs.store.records import ArchiveRecord, BatchRecord, JobRecord, UploadRecord, now
 
 
 def _epoch(at: datetime) -> int:
@@ -70,7 +53,7 @@ def _job_item(job: JobRecord) -> dict[str, Any]:
     further from the 400 KB item limit (`too_large`)."""
     by_batch = {"batch": _batch_index_key(job.tenant_id, job.batch_id), "batch_sk": f"{job.status}#{job.id}"}
     return {
-        "pk": _tenant_pk(job.tenant_id),
+        "pk": tenant_pk(job.tenant_id),
         "sk": f"JOB#{job.id}",
         "status": job.status,
         "version": job.version,
@@ -95,7 +78,7 @@ def put_new_job(job: JobRecord) -> JobRecord:
     """Records a new job; or, when an earlier attempt of the same request recorded it under this id
     already (`claim_id`), returns that one as it is now."""
     try:
-        _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+        table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
     except ClientError as error:
         existing = get_job(job.tenant_id, job.id) if _condition_failed(error) else None
         if existing is None:
@@ -106,7 +89,7 @@ def put_new_job(job: JobRecord) -> JobRecord:
 
 def get_job(tenant_id: str, job_id: str) -> JobRecord | None:
     """The job, or None when it does not exist, belongs to another tenant or has expired."""
-    item = _table().get_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
+    item = table().get_item(Key={"pk": tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
     if item is None or _expired(item):
         return None
     return _job(item)
@@ -116,7 +99,7 @@ def save_job(job: JobRecord) -> JobRecord:
     """Writes `job` if nobody changed it since it was read; returns it with its new version."""
     saved = job.model_copy(update={"version": job.version + 1})
     try:
-        _table().put_item(
+        table().put_item(
             Item=_job_item(saved),
             ConditionExpression="attribute_exists(pk) AND version = :read",
             ExpressionAttributeValues={":read": job.version},
@@ -155,7 +138,7 @@ def list_jobs(
         "FilterExpression": "#ttl > :now" + (" AND #status = :status" if status else ""),
         "ExpressionAttributeNames": {"#ttl": "ttl", **({"#status": "status"} if status else {})},
         "ExpressionAttributeValues": {
-            ":pk": _tenant_pk(tenant_id),
+            ":pk": tenant_pk(tenant_id),
             ":jobs": "JOB#",
             ":now": _epoch(now()),
             **({":status": status} if status else {}),
@@ -163,10 +146,10 @@ def list_jobs(
         "ScanIndexForward": False,
     }
     if after:
-        query["ExclusiveStartKey"] = {"pk": _tenant_pk(tenant_id), "sk": f"JOB#{after}"}
+        query["ExclusiveStartKey"] = {"pk": tenant_pk(tenant_id), "sk": f"JOB#{after}"}
     found: list[JobRecord] = []
     while len(found) < limit:
-        page = _table().query(**query, Limit=limit - len(found))
+        page = table().query(**query, Limit=limit - len(found))
         found += [_job(item) for item in page["Items"]]
         if "LastEvaluatedKey" not in page:
             return found, None
@@ -176,7 +159,7 @@ def list_jobs(
 
 def delete_job(tenant_id: str, job_id: str) -> JobRecord | None:
     """Removes the job; the job as it was when removed (None when it was not there)."""
-    old = _table().delete_item(Key={"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ReturnValues="ALL_OLD")
+    old = table().delete_item(Key={"pk": tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}, ReturnValues="ALL_OLD")
     item = old.get("Attributes")
     return None if item is None else _job(item)
 
@@ -185,13 +168,13 @@ def delete_job(tenant_id: str, job_id: str) -> JobRecord | None:
 
 
 def _batch_key(tenant_id: str, batch_id: str) -> dict[str, str]:
-    return {"pk": _tenant_pk(tenant_id), "sk": f"BATCH#{batch_id}"}
+    return {"pk": tenant_pk(tenant_id), "sk": f"BATCH#{batch_id}"}
 
 
 def put_new_batch(batch: BatchRecord) -> BatchRecord:
     """Records a new batch; or returns the one an earlier attempt of the same request recorded."""
     try:
-        _table().put_item(
+        table().put_item(
             Item={
                 **_batch_key(batch.tenant_id, batch.id),
                 "ttl": _epoch(batch.expires_at),
@@ -233,14 +216,14 @@ def _batch_from_item(item: dict[str, Any]) -> BatchRecord:
 
 
 def get_batch(tenant_id: str, batch_id: str) -> BatchRecord | None:
-    item = _table().get_item(Key=_batch_key(tenant_id, batch_id), ConsistentRead=True).get("Item")
+    item = table().get_item(Key=_batch_key(tenant_id, batch_id), ConsistentRead=True).get("Item")
     return None if item is None or _expired(item) else _batch_from_item(item)
 
 
 def batch_job_ended(tenant_id: str, batch_id: str, job_id: str, succeeded: bool) -> BatchRecord:
     """Counts the job as ended in its batch of listed jobs (once, whatever is redelivered); the batch as it is now."""
     ended, other = ("succeeded", "failed") if succeeded else ("failed", "succeeded")
-    item = _table().update_item(
+    item = table().update_item(
         Key=_batch_key(tenant_id, batch_id),
         UpdateExpression=f"ADD {ended} :job DELETE {other} :job",
         ConditionExpression="attribute_exists(pk)",
@@ -256,7 +239,7 @@ def put_batch_jobs(jobs: list[JobRecord]) -> list[JobRecord]:
     made = []
     for job in jobs:
         try:
-            _table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
+            table().put_item(Item=_job_item(job), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
             if not _condition_failed(error):
                 raise
@@ -270,7 +253,7 @@ def advance_listing(batch: BatchRecord, page: int, listed: int, listing: str) ->
     `listing`: still `listing`, or how it ended), once per page; None when a delivery of that page
     did already."""
     try:
-        item = _table().update_item(
+        item = table().update_item(
             Key=_batch_key(batch.tenant_id, batch.id),
             UpdateExpression="SET page = :next, listing = :listing ADD listed :listed",
             ConditionExpression="page = :page AND listing = :listing_now",
@@ -295,7 +278,7 @@ def fail_listing(tenant_id: str, batch_id: str, error: dict[str, str], *, retryi
     failed, saying why; the batch as it is now, or None when that had ended already."""
     ended = "retrying = :no" if retrying else "listing = :failed"
     try:
-        item = _table().update_item(
+        item = table().update_item(
             Key=_batch_key(tenant_id, batch_id),
             UpdateExpression=f"SET {ended}, listing_error = :error",
             ConditionExpression="retrying = :yes" if retrying else "listing = :listing",
@@ -317,7 +300,7 @@ def count_batch_job(tenant_id: str, batch_id: str, succeeded: bool) -> BatchReco
     caller then records on the job that it is counted: a job is counted once but for a delivery that
     stops between the two (counted twice then, never not at all)."""
     counter = "n_succeeded" if succeeded else "n_failed"
-    item = _table().update_item(
+    item = table().update_item(
         Key=_batch_key(tenant_id, batch_id),
         UpdateExpression=f"ADD {counter} :one",
         ConditionExpression="attribute_exists(pk)",
@@ -335,7 +318,7 @@ def uncount_batch_job(job: JobRecord) -> None:
         update, values = "ADD n_failed :minus REMOVE completed_at, notified", {":minus": -1}
     else:  # a batch of listed jobs keeps the ids; a prefix batch's job not counted yet has nothing to undo
         update, values = "DELETE failed :job REMOVE completed_at, notified", {":job": {job.id}}
-    _table().update_item(
+    table().update_item(
         Key=_batch_key(job.tenant_id, str(job.batch_id)),
         UpdateExpression=update,
         ExpressionAttributeValues=values,
@@ -345,7 +328,7 @@ def uncount_batch_job(job: JobRecord) -> None:
 def start_batch_retry(tenant_id: str, batch_id: str) -> bool:
     """Marks the completed prefix batch as having its failed jobs queued again; False when it is not completed."""
     try:
-        _table().update_item(
+        table().update_item(
             Key=_batch_key(tenant_id, batch_id),
             UpdateExpression="SET retrying = :yes REMOVE completed_at, notified",
             ConditionExpression="attribute_exists(completed_at)",
@@ -360,7 +343,7 @@ def start_batch_retry(tenant_id: str, batch_id: str) -> bool:
 
 def end_batch_retry(tenant_id: str, batch_id: str) -> BatchRecord:
     """Every failed job of the batch was queued again; the batch as it is now."""
-    item = _table().update_item(
+    item = table().update_item(
         Key=_batch_key(tenant_id, batch_id),
         UpdateExpression="SET retrying = :no",
         ExpressionAttributeValues={":no": False},
@@ -385,12 +368,12 @@ def batch_jobs_with_status(
         query["ExclusiveStartKey"] = {
             "batch": _batch_index_key(tenant_id, batch_id),
             "batch_sk": f"{status}#{after}",
-            "pk": _tenant_pk(tenant_id),
+            "pk": tenant_pk(tenant_id),
             "sk": f"JOB#{after}",
         }
     found: list[str] = []
     while len(found) < limit:
-        page = _table().query(**query, Limit=limit - len(found))
+        page = table().query(**query, Limit=limit - len(found))
         found += [item["batch_sk"].split("#", 1)[1] for item in page["Items"]]
         if "LastEvaluatedKey" not in page:
             return found, None
@@ -401,7 +384,7 @@ def batch_jobs_with_status(
 def complete_batch(batch: BatchRecord) -> bool:
     """Marks the batch completed, once per completion: True for the caller that did."""
     try:
-        _table().update_item(
+        table().update_item(
             Key=_batch_key(batch.tenant_id, batch.id),
             UpdateExpression="SET completed_at = :at ADD completions :one",
             ConditionExpression="attribute_not_exists(completed_at)",
@@ -417,7 +400,7 @@ def complete_batch(batch: BatchRecord) -> bool:
 def set_batch_fields(tenant_id: str, batch_id: str, **fields: Any) -> None:
     """Sets `notified` or `callback` (status and attempts) on the batch."""
     names = {f"#{name}": name for name in fields}
-    _table().update_item(
+    table().update_item(
         Key=_batch_key(tenant_id, batch_id),
         UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
         ExpressionAttributeNames=names,
@@ -430,10 +413,10 @@ def get_jobs(tenant_id: str, job_ids: list[str]) -> list[JobRecord]:
     name = get_settings().table_name
     found: list[JobRecord] = []
     for start in range(0, len(job_ids), 100):
-        keys = [{"pk": _tenant_pk(tenant_id), "sk": f"JOB#{job_id}"} for job_id in job_ids[start : start + 100]]
+        keys = [{"pk": tenant_pk(tenant_id), "sk": f"JOB#{job_id}"} for job_id in job_ids[start : start + 100]]
         request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
         while request:
-            response = _table().meta.client.batch_get_item(RequestItems=request)
+            response = table().meta.client.batch_get_item(RequestItems=request)
             found += [_job(i) for i in response["Responses"].get(name, []) if not _expired(i)]
             request = response.get("UnprocessedKeys") or {}
     return found
@@ -443,13 +426,13 @@ def get_jobs(tenant_id: str, job_ids: list[str]) -> list[JobRecord]:
 
 
 def _upload_key(tenant_id: str, upload_id: str) -> dict[str, str]:
-    return {"pk": _tenant_pk(tenant_id), "sk": f"UPLOAD#{upload_id}"}
+    return {"pk": tenant_pk(tenant_id), "sk": f"UPLOAD#{upload_id}"}
 
 
 def put_new_upload(upload: UploadRecord) -> UploadRecord:
     """Records a new upload; or returns the one an earlier attempt of the same request recorded."""
     try:
-        _table().put_item(
+        table().put_item(
             Item={
                 **_upload_key(upload.tenant_id, upload.id),
                 "ttl": _epoch(upload.expires_at),
@@ -479,14 +462,14 @@ def _upload_from_item(item: dict[str, Any]) -> UploadRecord:
 
 
 def get_upload(tenant_id: str, upload_id: str) -> UploadRecord | None:
-    item = _table().get_item(Key=_upload_key(tenant_id, upload_id), ConsistentRead=True).get("Item")
+    item = table().get_item(Key=_upload_key(tenant_id, upload_id), ConsistentRead=True).get("Item")
     return None if item is None or _expired(item) else _upload_from_item(item)
 
 
 def wait_for_upload(tenant_id: str, upload_id: str, job_id: str) -> bool:
     """Registers `job_id` to start when the upload lands; False when it has landed already."""
     try:
-        _table().update_item(
+        table().update_item(
             Key=_upload_key(tenant_id, upload_id),
             UpdateExpression="ADD waiting :job",
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(received_at)",
@@ -505,7 +488,7 @@ def mark_upload_received(tenant_id: str, upload_id: str, size: int) -> UploadRec
     The waiting list is kept, so a redelivered notification starts the same jobs (they skip if started).
     """
     try:
-        old = _table().update_item(
+        old = table().update_item(
             Key=_upload_key(tenant_id, upload_id),
             UpdateExpression="SET received_at = :at, #bytes = :size",
             ConditionExpression="attribute_exists(pk)",
@@ -527,9 +510,9 @@ def claim_id(tenant_id: str, scope: str, key_hash: str, *, fingerprint: str, new
     """The id a request with this Idempotency-Key makes its job or batch under: `new` the first time,
     the first time's after that, so an attempt that failed halfway is finished, not made again.
     A ConflictError when the key came with another body (`fingerprint`)."""
-    key = {"pk": _tenant_pk(tenant_id), "sk": f"CLAIM#{scope}#{key_hash}"}
+    key = {"pk": tenant_pk(tenant_id), "sk": f"CLAIM#{scope}#{key_hash}"}
     try:
-        _table().put_item(
+        table().put_item(
             Item={**key, "id": new, "fingerprint": fingerprint, "ttl": _epoch(expires_at)},
             ConditionExpression="attribute_not_exists(pk) OR #ttl <= :now",  # an expired claim is no claim
             ExpressionAttributeNames={"#ttl": "ttl"},
@@ -538,7 +521,7 @@ def claim_id(tenant_id: str, scope: str, key_hash: str, *, fingerprint: str, new
     except ClientError as error:
         if not _condition_failed(error):
             raise
-        item = _table().get_item(Key=key, ConsistentRead=True)["Item"]
+        item = table().get_item(Key=key, ConsistentRead=True)["Item"]
         if item["fingerprint"] != fingerprint:
             raise ConflictError(
                 "this Idempotency-Key was used with another body",
@@ -548,98 +531,11 @@ def claim_id(tenant_id: str, scope: str, key_hash: str, *, fingerprint: str, new
     return new
 
 
-# ---- tenants and keys --------------------------------------------------------------------------
-
-
-def put_tenant(tenant: TenantRecord) -> None:
-    _table().put_item(Item={"pk": _tenant_pk(tenant.id), "sk": "TENANT", "data": tenant.model_dump_json()})
-
-
-def get_tenant(tenant_id: str) -> TenantRecord | None:
-    item = _table().get_item(Key={"pk": _tenant_pk(tenant_id), "sk": "TENANT"}).get("Item")
-    return None if item is None else TenantRecord.model_validate_json(item["data"])
-
-
-def list_tenants() -> list[TenantRecord]:
-    """Every tenant (a scan: for the admin command, not for requests)."""
-    scan: dict[str, Any] = {"FilterExpression": "sk = :tenant", "ExpressionAttributeValues": {":tenant": "TENANT"}}
-    tenants = []
-    while True:
-        page = _table().scan(**scan)
-        tenants += [TenantRecord.model_validate_json(item["data"]) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return sorted(tenants, key=lambda tenant: tenant.created_at)
-        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _key_items(key: ApiKeyRecord) -> list[dict[str, Any]]:
-    """The lookup by hash that requests use, and the tenant's own listing of its keys."""
-    data = key.model_dump_json()
-    return [
-        {"pk": f"KEY#{key.key_hash}", "sk": "KEY", "data": data},
-        {"pk": _tenant_pk(key.tenant_id), "sk": f"KEY#{key.id}", "data": data},
-    ]
-
-
-def put_api_key(key: ApiKeyRecord) -> None:
-    name = get_settings().table_name
-    _table().meta.client.transact_write_items(
-        TransactItems=[{"Put": {"TableName": name, "Item": item}} for item in _key_items(key)]
-    )
-
-
-def get_api_key(key_hash: str) -> ApiKeyRecord | None:
-    item = _table().get_item(Key={"pk": f"KEY#{key_hash}", "sk": "KEY"}).get("Item")
-    return None if item is None else ApiKeyRecord.model_validate_json(item["data"])
-
-
-def list_api_keys(tenant_id: str) -> list[ApiKeyRecord]:
-    items = _table().query(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :keys)",
-        ExpressionAttributeValues={":pk": _tenant_pk(tenant_id), ":keys": "KEY#"},
-    )["Items"]
-    return [ApiKeyRecord.model_validate_json(item["data"]) for item in items]
-
-
-# ---- grants --------------------------------------------------------------------------------------
-
-
-def _grant_key(tenant_id: str, bucket: str, prefix: str) -> dict[str, str]:
-    return {"pk": _tenant_pk(tenant_id), "sk": f"GRANT#{bucket}#{prefix}"}
-
-
-def put_grant(grant: GrantRecord) -> None:
-    """Records the grant; one already on that bucket and prefix is replaced."""
-    _table().put_item(Item={**_grant_key(grant.tenant_id, grant.bucket, grant.prefix), "data": grant.model_dump_json()})
-
-
-def list_grants(tenant_id: str) -> list[GrantRecord]:
-    """The tenant's grants, by bucket and prefix."""
-    query: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :grants)",
-        "ExpressionAttributeValues": {":pk": _tenant_pk(tenant_id), ":grants": "GRANT#"},
-        "ConsistentRead": True,
-    }
-    grants = []
-    while True:
-        page = _table().query(**query)
-        grants += [GrantRecord.model_validate_json(item["data"]) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return grants
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def delete_grant(tenant_id: str, bucket: str, prefix: str) -> GrantRecord | None:
-    """Removes the grant on exactly that bucket and prefix; the grant it was, or None when there was none."""
-    old = _table().delete_item(Key=_grant_key(tenant_id, bucket, prefix), ReturnValues="ALL_OLD").get("Attributes")
-    return None if old is None else GrantRecord.model_validate_json(old["data"])
-
-
 # ---- archives ------------------------------------------------------------------------------------
 
 
 def _archive_key(tenant_id: str, archive_id: str) -> dict[str, str]:
-    return {"pk": _tenant_pk(tenant_id), "sk": f"ARCHIVE#{archive_id}"}
+    return {"pk": tenant_pk(tenant_id), "sk": f"ARCHIVE#{archive_id}"}
 
 
 def _archive_item(archive: ArchiveRecord) -> dict[str, Any]:
@@ -655,7 +551,7 @@ def _archive_item(archive: ArchiveRecord) -> dict[str, Any]:
 def put_new_archive(archive: ArchiveRecord) -> bool:
     """Stores the archive unless one is there that is not failed (nor expired); False then."""
     try:
-        _table().put_item(
+        table().put_item(
             Item=_archive_item(archive),
             ConditionExpression="attribute_not_exists(pk) OR #status = :failed OR #ttl <= :now",
             ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
@@ -669,7 +565,7 @@ def put_new_archive(archive: ArchiveRecord) -> bool:
 
 
 def get_archive(tenant_id: str, archive_id: str) -> ArchiveRecord | None:
-    item = _table().get_item(Key=_archive_key(tenant_id, archive_id), ConsistentRead=True).get("Item")
+    item = table().get_item(Key=_archive_key(tenant_id, archive_id), ConsistentRead=True).get("Item")
     return None if item is None or _expired(item) else ArchiveRecord.model_validate_json(item["data"])
 
 
@@ -677,7 +573,7 @@ def save_archive(archive: ArchiveRecord) -> ArchiveRecord:
     """Writes `archive` if nobody changed it since it was read; returns it with its new version."""
     saved = archive.model_copy(update={"version": archive.version + 1})
     try:
-        _table().put_item(
+        table().put_item(
             Item=_archive_item(saved),
             ConditionExpression="attribute_exists(pk) AND version = :read",
             ExpressionAttributeValues={":read": archive.version},
