@@ -49,12 +49,12 @@ sys.path.insert(0, str(ROOT))
 from devstack.template import Template  # noqa: E402 (the repository root is on sys.path now)
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six", "snapshot_restore_py")
 TARGET_MS = {"ProcessFunction": 250.0}
 API_TARGET_MS = 150.0  # a function that answers API requests, and the authorizer in front of them
 VARIANTS = ("unchecked", "checked", "none")
 PROBE = (
-    "import json, sys, time; sys.path[:0] = json.loads(sys.argv[1]); "
+    "import json, sys, time; sys.path[:0] = json.loads(sys.argv[1]); {setup}"
     "t, c = time.perf_counter(), time.process_time(); {statement}; "
     "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
 )
@@ -82,6 +82,12 @@ FLOORS = {
     ),
 }
 FLOOR_FUNCTION = "GetJobFunction"
+# SnapStart (EnableSnapStart): the init and the hooks before the snapshot ran when the version was
+# published (untimed here); a restored environment runs the hooks after the restore, then its first request.
+SNAPSHOT = (
+    "import app, snapshot_restore_py as hooks; [f(*a, **k) for f, a, k in reversed(hooks.get_before_snapshot())]; "
+)
+RESTORED = "[f(*a, **k) for f, a, k in hooks.get_after_restore()]"
 # Builds every model (and module-level TypeAdapter) of imagejobs imported so far that is not built yet
 # (imagejobs.spec.model: they are built on first use).
 BUILD_MODELS = (
@@ -151,6 +157,7 @@ def functions(template: Template, build: Path) -> dict[str, dict[str, Any]]:
             "layers": [build / layer["Ref"] / "python" for layer in properties.get("Layers", [])],
             "memory": str(properties.get("MemorySize", 128)),
             "variables": {key: dummy(value, template, key) for key, value in variables.items()},
+            "snapstart": "SnapStart" in properties,
             "target": TARGET_MS.get(logical_id, API_TARGET_MS if serves_api(template, logical_id) else None),
         }
     return found
@@ -164,7 +171,7 @@ def serves_api(template: Template, logical_id: str) -> bool:
         for api in template.resources("AWS::Serverless::Api")
         for authorizer in template.body["Resources"][api]["Properties"].get("Auth", {}).get("Authorizers", {}).values()
     ]
-    return any(event.get("Type") == "Api" for event in events) or {"Fn::GetAtt": [logical_id, "Arn"]} in authorizers
+    return any(event.get("Type") == "Api" for event in events) or {"Ref": f"{logical_id}.Alias"} in authorizers
 
 
 def lambda_env(logical_id: str, function: dict[str, Any], task: Path) -> dict[str, str]:
@@ -195,15 +202,20 @@ def lambda_env(logical_id: str, function: dict[str, Any], task: Path) -> dict[st
     }
 
 
-def command(paths: list[Path], *flags: str, statement: str = "import app") -> list[str]:
+def command(paths: list[Path], *flags: str, statement: str = "import app", setup: str = "") -> list[str]:
     # -I: no user site, no PYTHON* variables, no script dir; -S: no site-packages (this venv's);
     # -B: nothing written, as on Lambda's read-only /opt and /var/task.
-    probe = PROBE.format(statement=statement)
+    probe = PROBE.format(statement=statement, setup=setup)
     return [sys.executable, "-I", "-S", "-B", *flags, "-c", probe, json.dumps([str(p) for p in paths])]
 
 
 def first_clients(template: Template, logical_id: str) -> str:
     """`import app`, then the clients the function's first request makes (by the services its policies grant)."""
+    return "; ".join(["import app", first_request(template, logical_id)])
+
+
+def first_request(template: Template, logical_id: str) -> str:
+    """What the function's first request imports and makes, its code imported."""
     policies = template.function_properties(logical_id).get("Policies", [])
     names = " ".join(name for entry in policies if isinstance(entry, dict) for name in entry)
     made = []
@@ -212,7 +224,14 @@ def first_clients(template: Template, logical_id: str) -> str:
     if "S3" in names:
         made.append("aws.client('s3')")
     # The X-Ray SDK: the first traced invocation imports it (imagejobs.observability), where tracing is on.
-    return "; ".join(["import app", "import aws_xray_sdk.core", "from imagejobs.store import aws", *made, BUILD_MODELS])
+    return "; ".join(["import aws_xray_sdk.core", "from imagejobs.store import aws", *made, BUILD_MODELS])
+
+
+def probe(statement: str, paths: list[Path], template: Template, logical_id: str) -> list[str]:
+    """The command that measures a column: `init`, `clients` (init + first request) or `restored` (SnapStart)."""
+    if statement == "restored":
+        return command(paths, statement=f"{RESTORED}; {first_request(template, logical_id)}", setup=SNAPSHOT)
+    return command(paths, statement=first_clients(template, logical_id) if statement == "clients" else "import app")
 
 
 def sys_path(root: Path, function: dict[str, Any], logical_id: str, runtime: Path) -> list[Path]:
@@ -272,6 +291,7 @@ def report(
     runs: int,
 ) -> str:
     heads = [h for mode in roots for h in (f"{LABELS[mode]}init", f"{LABELS[mode]}init + first request")]
+    heads.append("SnapStart: restored + first request")
     out = [
         f"`import app` from the x86_64 build, Lambda's variables: median of {runs}, CPU ms (wall ms); "
         f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)",
@@ -284,7 +304,10 @@ def report(
         init_cpu = statistics.median(cpu for cpu, _ in samples[(logical_id, variants[0], "init")])
         verdict = "—" if target is None else f"≤ {target:.0f} {'✓' if init_cpu <= target else '✗'}"
         cells = " | ".join(
-            median_cell(samples[(logical_id, mode, statement)]) for mode in roots for statement in ("init", "clients")
+            [
+                *(median_cell(samples[(logical_id, mode, s)]) for mode in roots for s in ("init", "clients")),
+                median_cell(samples[(logical_id, variants[0], "restored")]) if found[logical_id]["snapstart"] else "—",
+            ]
         )
         out.append(f"| {logical_id.removesuffix('Function')} | {verdict} | {cells} |")
     out += [
@@ -339,6 +362,7 @@ def main() -> None:
         if args.baseline:
             roots["baseline"] = variant(args.baseline, work / "baseline", "unchecked")
         columns = [(mode, statement) for mode in roots for statement in ("init", "clients")]
+        columns.append((variants[0], "restored"))
         samples: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
         floors: dict[str, list[tuple[float, float]]] = {}
         floor_function = found[FLOOR_FUNCTION]
@@ -348,10 +372,13 @@ def main() -> None:
             print(f"run {run}/{args.runs}", file=sys.stderr)
             for logical_id, function in found.items():
                 for mode, statement in columns:
+                    if statement == "restored" and not function["snapstart"]:
+                        continue
                     paths = sys_path(roots[mode], function, logical_id, runtime)
                     env = lambda_env(logical_id, function, paths[0])
-                    probe = "import app" if statement == "init" else first_clients(template, logical_id)
-                    sample = measure(command(paths, statement=probe), env, f"{logical_id} ({mode}, {statement})")
+                    sample = measure(
+                        probe(statement, paths, template, logical_id), env, f"{logical_id} ({mode}, {statement})"
+                    )
                     if run:
                         samples.setdefault((logical_id, mode, statement), []).append(sample)
             for name, statement in FLOORS.items():

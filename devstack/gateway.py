@@ -165,7 +165,7 @@ class Gateway:
         self.auth = api.get("Auth", {})
         by_id = {function.logical_id: function for function in functions}
         self.authorizers = {
-            name: by_id[config["FunctionArn"]["Fn::GetAtt"][0]]
+            name: by_id[Template.aliased_function(config["FunctionArn"])]
             for name, config in self.auth.get("Authorizers", {}).items()
         }
         self.plans = plans

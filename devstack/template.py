@@ -104,6 +104,15 @@ class Template:
                     merged[key] = value
         return merged
 
+    @staticmethod
+    def aliased_function(reference: Any) -> str:
+        """The function that `!Ref <Function>.Alias` names: the template points API Gateway at
+        published versions (SnapStart restores only those); the local stack runs the function itself."""
+        name = reference.get("Ref", "") if isinstance(reference, dict) else ""
+        if not name.endswith(".Alias"):
+            raise TemplateError(f"{reference!r}: not !Ref <Function>.Alias")
+        return name.removesuffix(".Alias")
+
     def pseudo(self, name: str) -> str:
         values = {
             "AWS::StackName": self.stack_name,

@@ -9,9 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imagejobs import snapstart
 from imagejobs.errors import AuthenticationError
 from imagejobs.observability import logger
 from imagejobs.services import auth
+
+snapstart.register()
 
 
 class UnauthorizedError(Exception):

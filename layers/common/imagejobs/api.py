@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.request import Request
 
-from imagejobs import __version__, jsonbody, links
+from imagejobs import __version__, jsonbody, links, snapstart
 from imagejobs.caller import Caller
 from imagejobs.errors import AuthenticationError, ImageJobsError
 from imagejobs.spec import validation
@@ -144,7 +144,8 @@ def served_at(event: Mapping[str, Any]) -> str | None:
 
 
 def resolver(*routers: Router) -> APIGatewayRestResolver:
-    """The resolver a function serves its routers with."""
+    """The resolver a function serves its routers with (and its SnapStart hooks, registered)."""
+    snapstart.register()
     app = _JsonResolver(enable_validation=True, cors=CORS, json_body_deserializer=jsonbody.read)
     for router in routers:
         app.include_router(router)

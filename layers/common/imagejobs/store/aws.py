@@ -18,6 +18,15 @@ def _config() -> Any:
     return Config(retries={"mode": "standard", "max_attempts": 4}, signature_version="s3v4")
 
 
+def preload() -> None:
+    """What the first client imports (boto3, botocore, the X-Ray patch), without making one: for a
+    snapshot (imagejobs.snapstart), which must hold no credentials and no connection."""
+    import boto3  # noqa: F401, PLC0415 - on first use: see the docstring
+
+    instrument()
+    _config()
+
+
 @cache
 def client(service: str) -> Any:
     import boto3  # noqa: PLC0415 - on first use
