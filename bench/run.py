@@ -6,8 +6,10 @@ Per threading mode and case, one long-lived worker process per implementation (w
 Python, sharp_worker.js for sharp) loads its libraries and the input, runs once unmeasured, then
 the workers take turns, one run each per iteration, the order rotating every iteration. A worker
 times its own run (bytes in memory → encoded bytes in memory), so process start-up and the pipe
-are not measured. Peak RSS is each worker's ru_maxrss from wait4() when it exits: one process per
-implementation per case per mode, so the number is that implementation's on that case alone.
+are not measured. Peak RSS is each worker's VmHWM (/proc/self/status) after its last run: one
+process per implementation per case per mode, so the number is that implementation's on that case
+alone. (Not wait4()'s ru_maxrss: Linux carries the parent's peak into it over fork and exec, so
+every worker reported the 433 MB of a bench that had just made its inputs.)
 
 Settings (environment): BENCH_ITERATIONS (every case; default per case, 2-5), BENCH_CASES
 (e.g. "a,c,f"), BENCH_MODES ("single,threaded"), BENCH_IMPORT_RUNS (default 9; 0 skips),
@@ -97,17 +99,15 @@ class Worker:
         self.process.stdin.flush()
         return self.read()
 
-    def close(self) -> int:
-        """Ends the worker; its peak RSS in KiB (ru_maxrss from wait4)."""
+    def close(self) -> None:
+        """Ends the worker."""
         assert self.process.stdin is not None
         try:
             self.process.stdin.write("quit\n")
             self.process.stdin.close()
         except BrokenPipeError:
             pass
-        _, status, usage = os.wait4(self.process.pid, 0)
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        return usage.ru_maxrss
+        self.process.wait()
 
 
 def mode_env(mode: str) -> dict[str, str]:
@@ -150,7 +150,7 @@ def run_case(mode: str, case: bench_cases.Case, iterations: int, log: IO[str]) -
         hello = worker.read()
         if "ready" not in hello:
             _fail(results[impl], hello)
-            results[impl].peak_kb = worker.close()
+            worker.close()
             del workers[impl]
             continue
         results[impl].baseline_kb, results[impl].threads = hello["baseline_kb"], hello.get("threads")
@@ -161,8 +161,10 @@ def run_case(mode: str, case: bench_cases.Case, iterations: int, log: IO[str]) -
         answer = worker.run()
         if "ms" not in answer:
             _fail(results[impl], answer)
-            results[impl].peak_kb = worker.close()
+            worker.close()
             del workers[impl]
+            continue
+        results[impl].peak_kb = answer["peak_kb"]
     order = list(workers)
     for iteration in range(iterations):
         shift = iteration % len(order) if order else 0
@@ -177,8 +179,9 @@ def run_case(mode: str, case: bench_cases.Case, iterations: int, log: IO[str]) -
             if result.bytes is not None and result.bytes != answer["bytes"]:
                 result.message = "output bytes differ between runs"
             result.bytes, result.sizes = answer["bytes"], answer["sizes"]
-    for impl, worker in workers.items():
-        results[impl].peak_kb = worker.close()
+            result.peak_kb = answer["peak_kb"]  # VmHWM only grows: the last run's is the peak
+    for worker in workers.values():
+        worker.close()
     return list(results.values())
 
 
@@ -611,7 +614,7 @@ def report(
         "",
         "Times are per run, bytes in memory → encoded bytes in memory, median of the iterations. "
         "CPU ms is user+system time of the worker process during the run. Peak RSS is the worker's "
-        "ru_maxrss (wait4), one process per implementation per case; in brackets its peak before the "
+        "VmHWM after its last run, one process per implementation per case; in brackets its peak before the "
         "first run (runtime + libraries + the input held in memory).",
     ]
     for mode in modes:

@@ -70,6 +70,7 @@ async function main() {
         cpu_ms: (used.user + used.system) / 1e3,
         bytes: sizes.reduce((sum, size) => sum + size[2], 0),
         sizes,
+        peak_kb: peakKb(),
       });
     } catch (error) {
       say({ error: String(error.message || error).split("\n")[0] });

@@ -4,8 +4,8 @@
 
 Start-up (imports, reading the input, building the outputs) happens before `ready`; each `run`
 line then times only bytes-in-memory → encoded-bytes-in-memory and answers one JSON line:
-{"ms", "cpu_ms", "bytes", "sizes"} or {"error"}. `quit` ends the process, whose peak RSS run.py
-reads with wait4(). The thread count comes from the environment run.py sets (VIPS_CONCURRENCY,
+{"ms", "cpu_ms", "bytes", "sizes", "peak_kb"} (VmHWM so far) or {"error"}. `quit` ends the
+process. The thread count comes from the environment run.py sets (VIPS_CONCURRENCY,
 BENCH_THREADS); libvips' operation cache is off so repeated runs of one input cannot hit it.
 """
 
@@ -422,6 +422,7 @@ def main() -> None:
                 "cpu_ms": (time.process_time_ns() - cpu) / 1e6,
                 "bytes": sum(size[2] for size in sizes),
                 "sizes": sizes,
+                "peak_kb": _peak_kb(),
             }
         )
 
