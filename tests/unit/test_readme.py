@@ -1,7 +1,8 @@
-"""The README's runnable blocks paste into zsh as it comes (macOS's shell, without
-`interactivecomments`), where a `#` starts no comment: a comment there would run as a command, and a
-quote or a parenthesis in one would swallow or break the lines after it. The walkthrough is also
-pasted into zsh and bash in a terminal by tests/e2e/test_user_flows.py."""
+"""Every shell block of the README and the client's README pastes into zsh as it comes (macOS's
+shell, without `interactivecomments`), where a `#` starts no comment: a comment there would run as a
+command, and a quote or a parenthesis in one would swallow or break the lines after it. What a
+comment would say goes in the words around the block. The walkthrough is also pasted into zsh and
+bash in a terminal by tests/e2e/test_user_flows.py."""
 
 from __future__ import annotations
 
@@ -15,18 +16,50 @@ from devstack.template import ROOT
 README = (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("marker", ["walkthrough", "idempotency", "analysis", "client"])
-def test_a_runnable_block_has_no_comment_for_zsh_to_run(marker: str) -> None:
-    found = re.search(rf"<!-- {marker} -->(.*?)(?:<!-- /{marker} -->|\n\n[^`\n])", README, re.S)
-    assert found is not None, marker
-    blocks = re.findall(r"```sh\n(.*?)```", found.group(1), re.S)
-    assert blocks, marker
-    for block in blocks:
-        lexer = shlex.shlex(block, posix=True, punctuation_chars=True)
-        lexer.commenters = ""  # as zsh reads it: a `#` is an ordinary character
-        lexer.whitespace_split = True
-        words = list(lexer)
-        assert not [word for word in words if word.startswith("#")], f"{marker}: a comment in\n{block}"
+# The pages whose shell blocks a reader pastes, and the languages of a shell block (no language: a
+# block of commands too).
+SHELL_PAGES = ["README.md", "clients/python/README.md"]
+SHELLS = {"sh", "bash", "zsh", "shell", "console", ""}
+
+
+def shell_blocks(page: str) -> list[str]:
+    found = re.findall(r"^( *)```(\S*)\n(.*?)^\1```$", (ROOT / page).read_text(), re.M | re.S)  # in a list too
+    return [block for _, language, block in found if language in SHELLS]
+
+
+def comments(block: str) -> list[str]:
+    """The words of a block that a `#` starts, which bash skips and zsh runs; or the quote that a
+    comment left open, which swallows the lines after it."""
+    lexer = shlex.shlex(block, posix=True, punctuation_chars=True)
+    lexer.commenters = ""  # as zsh reads it: a `#` is an ordinary character
+    lexer.whitespace_split = True
+    try:
+        return [word for word in lexer if word.startswith("#")]
+    except ValueError:  # "No closing quotation"
+        return ["a quote left open (by an apostrophe in a comment?)"]
+
+
+@pytest.mark.parametrize("page", SHELL_PAGES)
+def test_no_shell_block_of_a_page_has_a_comment_for_zsh_to_run(page: str) -> None:
+    blocks = shell_blocks(page)
+    assert blocks, page
+    found = [
+        f"{page}, the block that starts `{block.splitlines()[0]}`: {words}"
+        for block in blocks
+        if (words := comments(block))
+    ]
+    assert not found, "\n".join(found)
+
+
+# The marked shell blocks: the walkthrough is what `make run` prints, and the end-to-end tests paste
+# it and most of the others into bash or zsh.
+MARKED = ["walkthrough", "client", "idempotency", "analysis", "archives", "links", "buckets", "prefix-batch"]
+
+
+@pytest.mark.parametrize("marker", MARKED)
+def test_a_marked_block_is_a_shell_block_that_the_comment_check_covers(marker: str) -> None:
+    first_block = rf"<!-- {marker} -->\n(?:(?!```)[^\n]*\n)*```sh\n"
+    assert re.search(first_block, README), f"README.md: the first block after <!-- {marker} --> is not ```sh"
 
 
 # The pages a newcomer reads in the repository.
