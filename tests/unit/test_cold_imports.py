@@ -27,6 +27,7 @@ DEFERRED = (
     "aws_lambda_powertools.utilities.idempotency",
     "sqlite3",
     "aws_lambda_powertools.utilities.batch",  # imagejobs.batch_response instead
+    "aws_lambda_powertools.event_handler.openapi.models",  # Meta reads Swagger UI's files without it
 )
 # Imported by the API functions (imagejobs.api) only.
 WITH_THE_API = ("imagejobs.api", "asyncio", "aws_lambda_powertools.utilities.data_classes")
